@@ -1,0 +1,263 @@
+"""The public entry points: ``interpret`` (a result) and ``explain`` (a panel)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ._errors import InputError, describe
+from .core._scorer import (
+    ReconstructionScore,
+    frozen_copy,
+    model_dtype_device,
+    output_shape_check,
+)
+from .core._validate import as_record, as_rows, as_threshold
+from .core.detectors import QUANTILE_LEVELS, AutoencoderDetector, calibrate_threshold
+from .core.explanation import Explanation
+from .core.params import SearchParams
+from .core.schema import TabularSchema
+from .core.tabular import Display, TabularProblem
+
+if TYPE_CHECKING:
+    from .views.panel import ExplainPanel
+
+
+def prepare(
+    model: Any,
+    x: Any,
+    *,
+    threshold: float | None = None,
+    normal: Any = None,
+    bounds: tuple[Any, Any] | None = None,
+    feature_names: Sequence[str] | None = None,
+    schema: TabularSchema | None = None,
+    percentile: float = 99.0,
+    params: SearchParams | None = None,
+) -> TabularProblem:
+    """Check the inputs once and build a problem that can be solved many times.
+
+    See ``interpret`` for the parameters.
+    """
+    if isinstance(model, AutoencoderDetector):
+        return _prepare_detector(model, x, threshold, bounds, params)
+    module = frozen_copy(model)
+    dtype, _ = model_dtype_device(module)
+
+    names = tuple(feature_names) if feature_names is not None else None
+    if schema is not None:
+        names = schema.feature_names
+    width = len(names) if names is not None else _input_width(module)
+    if normal is not None and width is None:
+        width = np.shape(normal)[-1] if np.ndim(normal) == 2 else None
+    anomaly, columns = as_record(x, width, names)
+    if names is None:
+        names = columns or tuple(f"x{i}" for i in range(anomaly.size))
+    if schema is None:
+        schema = TabularSchema.plain(names)
+    output_shape_check(module, torch.as_tensor(anomaly[None], dtype=dtype))
+    score = ReconstructionScore(module)
+
+    rows = None if normal is None else as_rows(normal, "normal", anomaly.size)
+    if threshold is not None:
+        threshold = as_threshold(threshold)
+    elif rows is not None:
+        threshold = calibrate_threshold(score, rows, percentile)
+    else:
+        raise InputError(
+            "threshold",
+            "a positive number, or normal= rows to calibrate it from",
+            "neither threshold nor normal",
+            "Pass threshold=<float> or normal=<array of normal rows (n, d)>.",
+        )
+    lower, upper = _bounds(bounds, rows, anomaly.size)
+    quantiles = None if rows is None else np.quantile(rows, QUANTILE_LEVELS, axis=0)
+    return TabularProblem(
+        score,
+        anomaly,
+        threshold,
+        schema,
+        lower,
+        upper,
+        quantiles,
+        default_params=params,
+    )
+
+
+def _prepare_detector(
+    detector: AutoencoderDetector,
+    x: Any,
+    threshold: float | None,
+    bounds: tuple[Any, Any] | None,
+    params: SearchParams | None,
+) -> TabularProblem:
+    module = frozen_copy(detector.module)
+    raw = detector.preprocessor is not None and hasattr(x, "to_numpy")
+    if raw and hasattr(x, "columns") and len(x) != 1:
+        raise InputError(
+            "x",
+            "one record (a Series or a one-row DataFrame)",
+            f"a DataFrame of {len(x)} rows",
+            "Pass frame.iloc[[i]] or frame.iloc[i].",
+        )
+    record = detector.to_model_space(x) if raw else x
+    anomaly, _ = as_record(
+        record, detector.schema.n_features, detector.schema.feature_names
+    )
+    lower, upper = (
+        (detector.lower, detector.upper)
+        if bounds is None
+        else _bounds(bounds, None, anomaly.size)
+    )
+    display: Display | None = None
+    if detector.preprocessor is not None:
+        display = _preprocessor_display(detector.preprocessor)
+    return TabularProblem(
+        ReconstructionScore(module),
+        anomaly,
+        detector.threshold if threshold is None else as_threshold(threshold),
+        detector.schema,
+        lower,
+        upper,
+        detector.quantiles,
+        display,
+        default_params=params,
+    )
+
+
+def _preprocessor_display(preprocessor: Any) -> Display:
+    def display(rows: np.ndarray) -> list[dict[str, Any]]:
+        return preprocessor.inverse_transform(rows).to_dict("records")
+
+    return display
+
+
+def _input_width(module: torch.nn.Module) -> int | None:
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.Linear):
+            return layer.in_features
+    return None
+
+
+def _bounds(
+    bounds: tuple[Any, Any] | None, rows: np.ndarray | None, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if bounds is None:
+        if rows is None:
+            return np.full(width, -np.inf), np.full(width, np.inf)
+        return rows.min(axis=0), rows.max(axis=0)
+    if not isinstance(bounds, tuple | list) or len(bounds) != 2:
+        raise InputError(
+            "bounds",
+            "a pair (lower, upper) of scalars or arrays of shape (d,)",
+            describe(bounds),
+            "Pass e.g. bounds=(0.0, 1.0).",
+        )
+    pair = []
+    for value in bounds:
+        array = np.broadcast_to(np.asarray(value, dtype=np.float64), (width,)).copy()
+        if np.isnan(array).any():
+            raise InputError("bounds", "numbers (inf allowed)", "NaN", "Drop NaNs.")
+        pair.append(array)
+    if (pair[0] > pair[1]).any():
+        raise InputError(
+            "bounds",
+            "lower <= upper in every feature",
+            f"lower > upper in {int((pair[0] > pair[1]).sum())} feature(s)",
+            "Swap or fix the offending bounds.",
+        )
+    return pair[0], pair[1]
+
+
+def interpret(
+    model: Any,
+    x: Any,
+    *,
+    threshold: float | None = None,
+    normal: Any = None,
+    k: int = 5,
+    stability_weight: float = 0.01,
+    eps: float | None = None,
+    max_steps: int = 60,
+    noise: float = 0.0,
+    seed: int = 0,
+    locked: Sequence[str] = (),
+    bounds: tuple[Any, Any] | None = None,
+    feature_names: Sequence[str] | None = None,
+    schema: TabularSchema | None = None,
+    percentile: float = 99.0,
+) -> Explanation:
+    """Explain why ``model`` flags ``x``: search a nearby reference it calls normal.
+
+    Implements DeepAID (Han et al., CCS'21) with its constraints enforced
+    exactly: fidelity ``score(x*) <= threshold - eps``, stability (weight
+    ``stability_weight`` on ``||x* - x°||_2``), conciseness (at most ``k``
+    features differ), validity (``bounds``, ``locked`` features, one-hot
+    groups stay one category) and robustness (seeded start ``noise``).
+
+    Parameters
+    ----------
+    model : torch.nn.Module or AutoencoderDetector
+        A module mapping float rows ``(n, d)`` to their reconstruction; the
+        score is ``sqrt(mean((model(x) - x) ** 2))``. Never modified: a private
+        eval-mode copy is used.
+    x : array-like, torch.Tensor or pandas Series / one-row DataFrame
+        The record ``x°``, shape ``(d,)`` in the model's input space (or raw
+        columns when ``model`` is a detector with a preprocessor).
+    threshold : float, optional
+        Scores above it are anomalous. Needed unless ``normal`` is given or
+        ``model`` is an ``AutoencoderDetector``.
+    normal : array-like, optional
+        Normal rows ``(n, d)``: calibrate the threshold (``percentile``), the
+        default bounds (their range) and candidate values (their quantiles).
+    k, stability_weight, eps, max_steps, noise, seed, locked
+        See ``SearchParams``.
+    bounds : (lower, upper), optional
+        Scalars or arrays ``(d,)`` a changed feature must stay within.
+    feature_names, schema : optional
+        Names of the ``d`` dimensions, or a ``TabularSchema`` with one-hot
+        groups. Column names of a pandas ``x`` are used otherwise.
+
+    Returns
+    -------
+    Explanation
+    """
+    params = SearchParams(
+        k, stability_weight, eps, max_steps, noise, seed, tuple(locked)
+    )
+    problem = prepare(
+        model,
+        x,
+        threshold=threshold,
+        normal=normal,
+        bounds=bounds,
+        feature_names=feature_names,
+        schema=schema,
+        percentile=percentile,
+        params=params,
+    )
+    return problem.solve(params)
+
+
+def explain(model: Any, x: Any, **options: Any) -> ExplainPanel:
+    """The live panel for ``interpret(model, x, **options)``.
+
+    Returns an ``ExplainPanel`` widget; its ``.explanation`` is the current
+    result and its sliders re-run the search off the kernel's main thread.
+    """
+    from .views.panel import ExplainPanel
+
+    search_options = {
+        key: options.pop(key)
+        for key in list(options)
+        if key
+        in {"k", "stability_weight", "eps", "max_steps", "noise", "seed", "locked"}
+    }
+    if "locked" in search_options:
+        search_options["locked"] = tuple(search_options["locked"])
+    params = SearchParams(**search_options)
+    problem = prepare(model, x, params=params, **options)
+    return ExplainPanel(problem, params)

@@ -1,0 +1,1 @@
+"""Solvers and detectors: torch and numpy only, no widget library."""

@@ -1,0 +1,141 @@
+"""Scoring with a private, frozen copy of the user's detector.
+
+The user's module is never touched: it is deep-copied once, the copy is put in
+eval mode with gradients off for its parameters, and every forward pass runs on
+the copy. Gradients are taken with respect to the input only.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .._errors import InputError
+
+#: Signature of a batched anomaly score: ``(b, d)`` float tensor -> ``(b,)``.
+ScoreFunction = Callable[[torch.Tensor], torch.Tensor]
+
+
+def frozen_copy(model: nn.Module) -> nn.Module:
+    """An eval-mode copy of ``model`` whose parameters need no gradient."""
+    if not isinstance(model, nn.Module):
+        raise InputError(
+            "model",
+            "a torch.nn.Module (an autoencoder mapping x to its reconstruction) "
+            "or a deepaid_widgets AutoencoderDetector",
+            f"{type(model).__name__}",
+            "Wrap your detector in a torch.nn.Module whose forward returns the "
+            "reconstruction of its input.",
+        )
+    try:
+        private = copy.deepcopy(model)
+    except Exception as error:
+        raise InputError(
+            "model",
+            "a module that copy.deepcopy can copy (the interpreter never runs "
+            "your own instance, so that it stays untouched)",
+            f"{type(model).__name__}, whose copy raised {type(error).__name__}: "
+            f"{error}",
+            "Remove un-copyable attributes (open files, locks) from the module.",
+        ) from error
+    private.eval()
+    private.requires_grad_(False)
+    return private
+
+
+def model_dtype_device(model: nn.Module) -> tuple[torch.dtype, torch.device]:
+    """The dtype and device of the model's first floating parameter or buffer."""
+    for tensor in [*model.parameters(), *model.buffers()]:
+        if tensor.is_floating_point():
+            return tensor.dtype, tensor.device
+    return torch.float32, torch.device("cpu")
+
+
+class ReconstructionScore:
+    """Score of an autoencoder: ``sqrt(mean((module(x) - x) ** 2))`` per row.
+
+    ``module`` must already be a private frozen copy (see ``frozen_copy``).
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        reconstruction = self.module(batch)
+        return torch.sqrt(torch.mean((reconstruction - batch) ** 2, dim=-1))
+
+    def reconstruct(self, batch: torch.Tensor) -> torch.Tensor:
+        """The module's reconstruction of ``batch``, shape ``(b, d)``."""
+        with torch.no_grad():
+            return self.module(batch)
+
+
+def checked_score(score: ScoreFunction, probe: torch.Tensor) -> float:
+    """Run ``score`` once on ``probe`` (shape ``(1, d)``), with clear errors.
+
+    Returns the probe's score as a float.
+    """
+    d = probe.shape[-1]
+    try:
+        with torch.no_grad():
+            value = score(probe)
+    except Exception as error:
+        raise InputError(
+            "model",
+            f"a module that maps a float tensor of shape (n, {d}) to its "
+            f"reconstruction of shape (n, {d})",
+            f"a module that raised {type(error).__name__}: {error}",
+            "Call model(torch.zeros(1, d)) yourself to see the failure; check "
+            "that x has the length the model was trained on.",
+        ) from error
+    if not isinstance(value, torch.Tensor) or tuple(value.shape) != (1,):
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else value
+        raise InputError(
+            "model",
+            f"a reconstruction of shape (1, {d}) for an input of shape (1, {d})",
+            f"an output that gives a score of shape {shape}",
+            "The default score is the reconstruction RMSE; the model's forward "
+            "must return a tensor shaped like its input.",
+        )
+    result = float(value.item())
+    if not torch.isfinite(value).all():
+        raise InputError(
+            "model",
+            "a finite anomaly score for x",
+            f"a score of {result}",
+            "Check the model for NaN weights or an input far outside its range.",
+        )
+    return result
+
+
+def output_shape_check(module: nn.Module, probe: torch.Tensor) -> None:
+    """Raise a clear error if ``module(probe)`` is not shaped like ``probe``."""
+    try:
+        with torch.no_grad():
+            output = module(probe)
+    except Exception as error:
+        d = probe.shape[-1]
+        raise InputError(
+            "model",
+            f"a module that maps a float tensor of shape (n, {d}) to its "
+            f"reconstruction of shape (n, {d})",
+            f"a module that raised {type(error).__name__}: {error}",
+            "Call model(x) yourself to see the failure; check that x has the "
+            "length the model was trained on.",
+        ) from error
+    if not isinstance(output, torch.Tensor) or output.shape != probe.shape:
+        received = (
+            f"an output of shape {tuple(output.shape)}"
+            if isinstance(output, torch.Tensor)
+            else f"an output of type {type(output).__name__}"
+        )
+        raise InputError(
+            "model",
+            f"a reconstruction of shape {tuple(probe.shape)} (the input's shape)",
+            received,
+            "Pass an autoencoder whose forward returns the reconstruction, or "
+            "a detector with an anomaly_score(x) method.",
+        )

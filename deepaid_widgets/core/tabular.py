@@ -1,0 +1,266 @@
+"""Tabular data: a detector scoring feature vectors (an autoencoder's RMSE)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._scorer import ReconstructionScore, checked_score
+from ._search import Cancelled, Moves, Search
+from .explanation import MET, NOT_ANOMALOUS, NOT_MET, Change, Explanation
+from .params import SearchParams
+from .schema import TabularSchema
+
+#: Maps model-space rows ``(n, d)`` to one dict per row: feature -> value in
+#: original units.
+Display = Callable[[np.ndarray], list[dict[str, Any]]]
+
+
+class TabularProblem:
+    """One anomaly, its detector and its domain, ready to be solved many times.
+
+    Built once per record (the model is copied and checked then); ``solve``
+    runs a search for given ``SearchParams`` and returns an ``Explanation``.
+    Thread-safe for one solve at a time.
+
+    Parameters
+    ----------
+    score : ReconstructionScore
+        Batched score of a private frozen copy of the detector.
+    anomaly : numpy.ndarray
+        Shape ``(d,)``, the record ``x°`` in model space.
+    threshold : float
+        Scores above it are anomalous.
+    schema : TabularSchema
+        Names and one-hot groups of the ``d`` dimensions.
+    lower, upper : numpy.ndarray
+        Shape ``(d,)``: the validity bounds of a changed feature.
+    quantiles : numpy.ndarray, optional
+        Shape ``(q, d)``: quantiles of normal rows, tried as candidate values.
+    display : callable, optional
+        Converts model-space rows to original units for display.
+    """
+
+    kind = "tabular"
+
+    def __init__(
+        self,
+        score: ReconstructionScore,
+        anomaly: np.ndarray,
+        threshold: float,
+        schema: TabularSchema,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        quantiles: np.ndarray | None = None,
+        display: Display | None = None,
+        default_params: SearchParams | None = None,
+    ) -> None:
+        self.score = score
+        self.anomaly = torch.as_tensor(anomaly, dtype=torch.float32)
+        self.threshold = threshold
+        self.schema = schema
+        self.lower = torch.as_tensor(lower, dtype=torch.float32)
+        self.upper = torch.as_tensor(upper, dtype=torch.float32)
+        self.display = display or schema_display(schema)
+        self.default_params = default_params or SearchParams()
+        self.anomaly_score = checked_score(score, self.anomaly[None])
+        self._group_dims = [torch.tensor(g.indices) for g in schema.groups]
+        self._group_of_dim = torch.as_tensor(schema.group_of_dimension())
+        self._numeric = torch.zeros(schema.n_features, dtype=torch.bool)
+        for group in schema.groups:
+            if not group.is_categorical:
+                self._numeric[list(group.indices)] = True
+        self._moves = _moves(schema, self.lower, self.upper, quantiles)
+        self.anomaly_display = self.display(self.anomaly.numpy()[None])[0]
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.schema.feature_names
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return tuple(group.name for group in self.schema.groups)
+
+    def solve(
+        self, params: SearchParams | None = None, cancelled: Cancelled | None = None
+    ) -> Explanation:
+        """Search a reference under ``params``; see ``Search`` for the method.
+
+        Raises ``SearchCancelled`` when ``cancelled()`` turns true meanwhile.
+        """
+        params = params or self.default_params
+        started = time.perf_counter()
+        locked = {self.schema.group_index(name) for name in params.locked}
+        eps = params.margin(self.threshold)
+        if self.anomaly_score <= self.threshold:
+            return self._package(
+                self.anomaly,
+                self.anomaly_score,
+                NOT_ANOMALOUS,
+                params,
+                started,
+                steps=0,
+                evaluations=1,
+            )
+
+        search = Search(
+            self.score,
+            self.anomaly,
+            self.threshold,
+            eps,
+            params.stability_weight,
+            self.lower,
+            self.upper,
+            self._group_of_dim,
+            self._numeric,
+            cancelled,
+        )
+        point = search.greedy(self._moves.restricted(locked), params.k)
+        point = search.pull_back(point)
+        point = search.refine(point, params.max_steps, params.noise, params.seed)
+        point = search.prune(point, self._group_dims)
+        score = float(search.evaluate(point[None])[0])
+        status = MET if score <= self.threshold - eps else NOT_MET
+        return self._package(
+            point,
+            score,
+            status,
+            params,
+            started,
+            search.steps,
+            search.evaluations,
+            search,
+        )
+
+    def _package(
+        self,
+        reference: torch.Tensor,
+        reference_score: float,
+        status: str,
+        params: SearchParams,
+        started: float,
+        steps: int,
+        evaluations: int,
+        search: Search | None = None,
+    ) -> Explanation:
+        changes: tuple[Change, ...] = ()
+        reference_display = self.anomaly_display
+        if search is not None:
+            reference_display = self.display(reference.numpy()[None])[0]
+            changes = self._changes(
+                search, reference, reference_score, reference_display
+            )
+        return Explanation(
+            kind=self.kind,
+            anomaly=self.anomaly.numpy().copy(),
+            reference=reference.detach().numpy().copy(),
+            changes=changes,
+            anomaly_score=self.anomaly_score,
+            reference_score=reference_score,
+            threshold=self.threshold,
+            status=status,
+            steps=steps,
+            evaluations=evaluations,
+            seconds=time.perf_counter() - started,
+            params=params,
+            feature_names=self.schema.feature_names,
+            anomaly_original=dict(self.anomaly_display),
+            reference_original=dict(reference_display),
+        )
+
+    def _changes(
+        self,
+        search: Search,
+        reference: torch.Tensor,
+        reference_score: float,
+        reference_display: dict[str, Any],
+    ) -> tuple[Change, ...]:
+        groups = search.changed_groups(reference).tolist()
+        if not groups:
+            return ()
+        # Contribution: how much the score rises when one change is undone.
+        undone = reference.repeat(len(groups), 1)
+        for row, group in zip(undone, groups, strict=True):
+            row[self._group_dims[group]] = self.anomaly[self._group_dims[group]]
+        rises = (search.evaluate(undone) - reference_score).tolist()
+        changes = [
+            Change(
+                name=(name := self.schema.groups[group].name),
+                anomaly_value=self.anomaly_display[name],
+                reference_value=reference_display[name],
+                contribution=rise,
+                indices=self.schema.groups[group].indices,
+            )
+            for group, rise in zip(groups, rises, strict=True)
+        ]
+        return tuple(sorted(changes, key=lambda change: -change.contribution))
+
+
+def _moves(
+    schema: TabularSchema,
+    lower: torch.Tensor,
+    upper: torch.Tensor,
+    quantiles: np.ndarray | None,
+) -> Moves:
+    """Every candidate single-feature move, built once per problem."""
+    d = schema.n_features
+    masks, values, owners, numeric_dims, numeric_owners = [], [], [], [], []
+    for position, group in enumerate(schema.groups):
+        dims = list(group.indices)
+        if group.is_categorical:
+            for dim in dims:
+                mask, value = torch.zeros(d), torch.zeros(d)
+                mask[dims], value[dim] = 1.0, 1.0
+                masks.append(mask), values.append(value), owners.append(position)
+            continue
+        dim = dims[0]
+        numeric_dims.append(dim), numeric_owners.append(position)
+        for candidate in _candidate_values(dim, lower, upper, quantiles):
+            mask, value = torch.zeros(d), torch.zeros(d)
+            mask[dim], value[dim] = 1.0, candidate
+            masks.append(mask), values.append(value), owners.append(position)
+    return Moves(
+        masks=torch.stack(masks) if masks else torch.zeros(0, d),
+        values=torch.stack(values) if values else torch.zeros(0, d),
+        groups=torch.tensor(owners, dtype=torch.int64),
+        numeric_dims=torch.tensor(numeric_dims, dtype=torch.int64),
+        numeric_groups=torch.tensor(numeric_owners, dtype=torch.int64),
+    )
+
+
+def _candidate_values(
+    dim: int, lower: torch.Tensor, upper: torch.Tensor, quantiles: np.ndarray | None
+) -> list[float]:
+    low, high = float(lower[dim]), float(upper[dim])
+    if quantiles is not None:
+        values = np.clip(quantiles[:, dim], low, high)
+    elif np.isfinite(low) and np.isfinite(high):
+        values = np.linspace(low, high, 9)
+    else:
+        return []
+    return sorted({float(v) for v in values})
+
+
+def schema_display(schema: TabularSchema) -> Display:
+    """Display straight from model space: numbers, and the argmax category."""
+
+    def display(rows: np.ndarray) -> list[dict[str, Any]]:
+        records = []
+        for row in rows:
+            record: dict[str, Any] = {}
+            for group in schema.groups:
+                values = row[list(group.indices)]
+                if group.categories is None:
+                    record[group.name] = float(values[0])
+                elif values.max() <= 0:
+                    record[group.name] = "<none>"
+                else:
+                    record[group.name] = group.categories[int(values.argmax())]
+            records.append(record)
+        return records
+
+    return display

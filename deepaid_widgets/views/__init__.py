@@ -1,0 +1,1 @@
+"""Widgets: they receive arrays and results, never import torch."""

@@ -1,0 +1,135 @@
+"""The tabular view: anomaly vs reference bars for the changed features."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bqplot
+import ipywidgets as widgets
+import numpy as np
+
+from ..core.explanation import Explanation, format_value
+
+ANOMALY_COLOUR = "#d62728"
+REFERENCE_COLOUR = "#1f77b4"
+
+
+class TabularView:
+    """A bqplot bar chart and the tabular-only controls (locked features).
+
+    Bar heights are the model-space values (for the bundled preprocessing,
+    0..1 spans the normal range) so that features of different units share an
+    axis; the labels above the bars give the values in original units.
+    """
+
+    kind = "tabular"
+
+    def __init__(self, problem: Any) -> None:
+        self.problem = problem
+        self.names = bqplot.OrdinalScale(reverse=True)
+        self.values = bqplot.LinearScale()
+        scales = {"x": self.names, "y": self.values}
+        self.bars = bqplot.Bars(
+            x=[],
+            y=np.zeros((2, 0)),
+            scales=scales,
+            type="grouped",
+            orientation="horizontal",
+            padding=0.25,
+            colors=[ANOMALY_COLOUR, REFERENCE_COLOUR],
+            labels=["anomaly", "reference"],
+            display_legend=True,
+        )
+        # One label mark per series, nudged onto its bar of the pair.
+        self.texts = [
+            bqplot.Label(
+                x=[],
+                y=[],
+                text=[],
+                scales={"x": self.values, "y": self.names},
+                colors=[colour],
+                default_size=12,
+                align="start",
+                x_offset=4,
+                y_offset=offset,
+            )
+            for colour, offset in ((ANOMALY_COLOUR, -4), (REFERENCE_COLOUR, 12))
+        ]
+        self.figure = bqplot.Figure(
+            marks=[self.bars, *self.texts],
+            axes=[
+                bqplot.Axis(
+                    scale=self.names, orientation="vertical", label="changed feature"
+                ),
+                bqplot.Axis(
+                    scale=self.values,
+                    label="scaled value (labels: original units)",
+                    tick_format=".2f",
+                ),
+            ],
+            title="Anomaly vs reference",
+            legend_location="bottom-right",
+            fig_margin={"top": 40, "bottom": 50, "left": 150, "right": 90},
+            layout=widgets.Layout(
+                width="100%", min_width="420px", height=_height_for(1)
+            ),
+        )
+        self.locked = widgets.SelectMultiple(
+            options=list(problem.group_names),
+            value=(),
+            rows=6,
+            description="locked",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.widget = self.figure
+
+    def controls(self) -> dict[str, widgets.Widget]:
+        """Extra controls, keyed by the ``SearchParams`` field they set."""
+        return {"locked": self.locked}
+
+    def set_params(self, params: Any) -> None:
+        self.locked.value = tuple(params.locked)
+
+    def update(self, explanation: Explanation) -> None:
+        """Show ``explanation`` in one batched update per mark."""
+        changes = explanation.changes
+        names = [change.name for change in changes]
+        anomaly = [_height(explanation.anomaly, c.indices) for c in changes]
+        reference = [_height(explanation.reference, c.indices) for c in changes]
+        heights = anomaly + reference
+        with self.figure.hold_sync():
+            self.names.domain = names
+            self.values.min = min([0.0, *heights])
+            self.values.max = max([1.0, *heights]) * 1.1
+            self.figure.title = _title(explanation)
+            self.figure.layout.height = _height_for(len(names))
+        with self.bars.hold_sync():
+            self.bars.x = names
+            self.bars.y = np.array([anomaly, reference], dtype=float).reshape(2, -1)
+        series = (
+            (anomaly, [format_value(c.anomaly_value) for c in changes]),
+            (reference, [format_value(c.reference_value) for c in changes]),
+        )
+        for mark, (values, texts) in zip(self.texts, series, strict=True):
+            with mark.hold_sync():
+                mark.x, mark.y, mark.text = values, names, texts
+
+
+def _height_for(n_bars: int) -> str:
+    """Figure height giving each feature a 44-pixel band."""
+    return f"{90 + 44 * max(n_bars, 1)}px"
+
+
+def _height(vector: np.ndarray, dims: tuple[int, ...]) -> float:
+    """A numeric feature's value; for a one-hot group, 1 (a category is set)."""
+    if len(dims) > 1:
+        return float(vector[list(dims)].max())
+    return float(vector[dims[0]])
+
+
+def _title(explanation: Explanation) -> str:
+    if not explanation.is_anomalous:
+        return "Not anomalous: nothing to explain"
+    if not explanation.changes:
+        return "No change found"
+    return f"Anomaly vs reference ({len(explanation.changes)} changed)"
