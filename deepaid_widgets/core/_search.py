@@ -175,7 +175,11 @@ class Search:
         the way back towards the anomaly often still meets the target.
         """
         fractions = torch.linspace(1.0 / n, 1.0, n, dtype=point.dtype)[:, None]
+        # Only numeric features slide; a category is switched or it is not.
+        sliding = self.numeric_mask & ((point - self.anomaly).abs() > 1e-7)
         rows = self.anomaly + fractions * (point - self.anomaly)
+        rows = torch.clamp(rows, self.lower, self.upper)
+        rows = torch.where(sliding, rows, point)
         keys = self._key(rows, self.evaluate(rows))
         return rows[int(torch.argmin(keys))]
 

@@ -227,6 +227,12 @@ class TabularPreprocessor:
         return pd.DataFrame(columns, columns=list(self._columns))
 
     @property
+    def columns(self) -> tuple[str, ...]:
+        """The original columns, in order, that ``transform`` reads."""
+        self._require_fitted()
+        return self._columns
+
+    @property
     def n_features(self) -> int:
         """Number of model dimensions ``d``."""
         return len(self.feature_names)

@@ -49,6 +49,7 @@ class ExplainPanel(widgets.VBox):
     def __init__(self, problem: Any, params: SearchParams | None = None) -> None:
         self.problem = problem
         params = params or problem.default_params
+        params = params.updated(eps=params.margin(problem.threshold))
         self.view = VIEWS[problem.kind](problem)
         self._controls = self._make_controls(params, problem)
         self._controls |= self.view.controls()

@@ -58,9 +58,7 @@ class TabularView:
         self.figure = bqplot.Figure(
             marks=[self.bars, *self.texts],
             axes=[
-                bqplot.Axis(
-                    scale=self.names, orientation="vertical", label="changed feature"
-                ),
+                bqplot.Axis(scale=self.names, side="left", label="changed feature"),
                 bqplot.Axis(
                     scale=self.values,
                     label="scaled value (labels: original units)",

@@ -1,0 +1,188 @@
+"""The interpreter's constraints and guarantees, on planted and real data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from deepaid_widgets import AutoencoderDetector, interpret, prepare
+from deepaid_widgets.core.params import SearchParams
+
+from .conftest import first_flagged
+
+
+def low_rank_gaussian(rng: np.random.Generator, n: int, mix: np.ndarray) -> np.ndarray:
+    """Gaussian rows of shape (n, 100) with a rank-8 covariance plus noise."""
+    latent = rng.normal(size=(n, mix.shape[1]))
+    return (latent @ mix.T + 0.1 * rng.normal(size=(n, mix.shape[0]))).astype(
+        np.float32
+    )
+
+
+def test_planted_cause_is_named_exactly() -> None:
+    rng = np.random.default_rng(0)
+    mix = rng.normal(size=(100, 8)) / np.sqrt(8)
+    detector = AutoencoderDetector.fit(low_rank_gaussian(rng, 4000, mix), seed=0)
+    planted = rng.choice(100, size=10, replace=False)
+    anomalies = low_rank_gaussian(rng, 12, mix)
+    anomalies[:, planted] += 3.0
+
+    for anomaly in anomalies:
+        explanation = interpret(detector, anomaly, k=10)
+        named = {int(change.name.removeprefix("x")) for change in explanation.changes}
+        assert explanation.fidelity_met
+        assert named == set(planted.tolist())
+
+
+def test_default_settings_meet_fidelity_within_every_constraint(
+    kdd_detector, kdd_flagged, kdd_sample
+) -> None:
+    schema, lower, upper = kdd_detector.schema, kdd_detector.lower, kdd_detector.upper
+    met = 0
+    for index in kdd_sample:
+        explanation = interpret(kdd_detector, kdd_flagged.rows[index])
+        met += explanation.fidelity_met
+        assert len(explanation.changes) <= explanation.params.k
+        assert explanation.fidelity_met == (
+            explanation.reference_score <= explanation.threshold - explanation.eps
+        )
+        changed = {change.name for change in explanation.changes}
+        for group in schema.groups:
+            dims = list(group.indices)
+            anomaly, reference = explanation.anomaly[dims], explanation.reference[dims]
+            if group.name not in changed:
+                np.testing.assert_array_equal(reference, anomaly)
+            elif group.is_categorical:
+                assert sorted(reference.tolist()) == [0.0] * (len(dims) - 1) + [1.0]
+            else:
+                assert lower[dims[0]] - 1e-6 <= reference[0] <= upper[dims[0]] + 1e-6
+    assert met / len(kdd_sample) >= 0.95
+
+
+def test_locked_features_never_change(kdd_detector, kdd_flagged, kdd_sample) -> None:
+    for index in kdd_sample[:40]:
+        first = interpret(kdd_detector, kdd_flagged.rows[index])
+        locked = first.changed_features[:2]
+        second = interpret(kdd_detector, kdd_flagged.rows[index], locked=locked)
+        assert not set(locked) & set(second.changed_features)
+        for name in locked:
+            dims = list(
+                kdd_detector.schema.groups[_position(kdd_detector, name)].indices
+            )
+            np.testing.assert_array_equal(second.reference[dims], second.anomaly[dims])
+
+
+def _position(detector: AutoencoderDetector, name: str) -> int:
+    return detector.schema.group_index(name)
+
+
+def test_user_bounds_hold_for_a_plain_module() -> None:
+    rng = np.random.default_rng(1)
+    mix = rng.normal(size=(100, 8)) / np.sqrt(8)
+    normal = low_rank_gaussian(rng, 3000, mix)
+    detector = AutoencoderDetector.fit(normal, epochs=15, seed=1)
+    anomaly = low_rank_gaussian(rng, 1, mix)[0]
+    anomaly[:5] += 3.0
+
+    explanation = interpret(
+        detector.module, anomaly, normal=normal, bounds=(-0.5, 0.5), k=10
+    )
+    moved = explanation.reference != explanation.anomaly
+    assert moved.any()
+    assert np.all(np.abs(explanation.reference[moved]) <= 0.5 + 1e-6)
+
+
+def test_contributions_are_score_rises_in_decreasing_order(
+    kdd_detector, kdd_flagged, kdd_sample
+) -> None:
+    for index in kdd_sample[:20]:
+        explanation = interpret(kdd_detector, kdd_flagged.rows[index], k=8)
+        contributions = [change.contribution for change in explanation.changes]
+        assert contributions == sorted(contributions, reverse=True)
+        for change in explanation.changes:
+            undone = explanation.reference.copy()
+            dims = list(change.indices)
+            undone[dims] = explanation.anomaly[dims]
+            rise = kdd_detector.score(undone[None])[0] - explanation.reference_score
+            assert rise == pytest.approx(change.contribution, abs=1e-5)
+
+
+def test_impossible_constraints_report_the_gap(kdd_detector, kdd_flagged) -> None:
+    flagged = np.flatnonzero(kdd_flagged.flagged)
+    results = [interpret(kdd_detector, kdd_flagged.rows[i], k=1) for i in flagged[:60]]
+    failures = [result for result in results if not result.fidelity_met]
+    assert failures, "K=1 should be too tight for some of these records"
+    for result in failures:
+        assert result.status == "not_met"
+        assert result.reference_score > result.threshold - result.eps
+        assert result.gap == pytest.approx(
+            result.reference_score - (result.threshold - result.eps)
+        )
+        assert "NOT met" in result.summary()
+        assert len(result.changes) <= 1
+
+
+def test_normal_input_gets_an_explicit_not_anomalous_result(
+    kdd_detector, kdd_flagged
+) -> None:
+    index = int(np.flatnonzero(~kdd_flagged.flagged)[0])
+    explanation = interpret(kdd_detector, kdd_flagged.rows[index])
+    assert explanation.status == "not_anomalous"
+    assert not explanation.fidelity_met and not explanation.is_anomalous
+    assert explanation.changes == () and explanation.steps == 0
+    np.testing.assert_array_equal(explanation.reference, explanation.anomaly)
+    assert "Not anomalous" in explanation.to_text()
+
+
+def test_same_seed_gives_the_same_result_with_noise(kdd_detector, kdd_flagged) -> None:
+    row = kdd_flagged.rows[first_flagged(kdd_flagged, "guess_passwd")]
+    problem = prepare(kdd_detector, row)
+    params = SearchParams(k=5, noise=0.1, seed=3)
+    first, second = problem.solve(params), problem.solve(params)
+    again = interpret(kdd_detector, row, k=5, noise=0.1, seed=3)
+    np.testing.assert_array_equal(first.reference, second.reference)
+    np.testing.assert_array_equal(first.reference, again.reference)
+    assert first.changed_features == again.changed_features
+
+
+def test_raw_record_and_model_space_row_give_the_same_explanation(
+    kdd_detector, kdd_flagged
+) -> None:
+    from deepaid_widgets.datasets import load_nsl_kdd
+
+    index = first_flagged(kdd_flagged, "neptune")
+    raw = load_nsl_kdd().test.iloc[index][list(kdd_detector.preprocessor.columns)]
+    from_raw = interpret(kdd_detector, raw)
+    from_row = interpret(kdd_detector, kdd_flagged.rows[index])
+    np.testing.assert_allclose(from_raw.reference, from_row.reference)
+    assert from_raw.anomaly_original["service"] == raw["service"]
+
+
+def test_explanation_forms_agree(kdd_detector, kdd_flagged) -> None:
+    explanation = interpret(
+        kdd_detector, kdd_flagged.rows[first_flagged(kdd_flagged, "neptune")]
+    )
+    frame = explanation.to_dataframe()
+    assert list(frame["feature"]) == list(explanation.changed_features)
+    text = explanation.to_text()
+    for change in explanation.changes:
+        assert change.name in text
+    assert f"{explanation.reference_score:.4g}" in text
+    assert explanation.to_dict()["fidelity_met"] == explanation.fidelity_met
+
+
+def test_threshold_calibrated_from_normal_rows() -> None:
+    rng = np.random.default_rng(2)
+    mix = rng.normal(size=(20, 4))
+    normal = low_rank_gaussian(rng, 500, mix)
+    model = torch.nn.Sequential(torch.nn.Linear(20, 4), torch.nn.Linear(4, 20))
+    with torch.no_grad():
+        scores = torch.sqrt(
+            ((model(torch.from_numpy(normal)) - torch.from_numpy(normal)) ** 2).mean(1)
+        )
+    anomaly = normal[0] + 10
+    explanation = interpret(model, anomaly, normal=normal, percentile=95)
+    assert explanation.threshold == pytest.approx(
+        float(np.percentile(scores, 95)), rel=1e-5
+    )
