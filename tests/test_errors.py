@@ -119,10 +119,10 @@ def test_bad_options_are_named(options: dict, parameter: str) -> None:
 
 
 def test_explain_checks_input_before_building_a_panel() -> None:
-    with pytest.raises(InputError, match="^x: "):
+    with pytest.raises(InputError, match=r"^x: "):
         explain(Reconstructor(), np.zeros(D + 3), threshold=0.1)
 
 
 def test_search_params_reject_bad_values_directly() -> None:
-    with pytest.raises(InputError, match="^k: expected an integer >= 1, got int 0"):
+    with pytest.raises(InputError, match=r"^k: expected an integer >= 1, got int 0"):
         SearchParams(k=0)

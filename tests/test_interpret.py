@@ -129,8 +129,10 @@ def test_normal_input_gets_an_explicit_not_anomalous_result(
     index = int(np.flatnonzero(~kdd_flagged.flagged)[0])
     explanation = interpret(kdd_detector, kdd_flagged.rows[index])
     assert explanation.status == "not_anomalous"
-    assert not explanation.fidelity_met and not explanation.is_anomalous
-    assert explanation.changes == () and explanation.steps == 0
+    assert not explanation.fidelity_met
+    assert not explanation.is_anomalous
+    assert explanation.changes == ()
+    assert explanation.steps == 0
     np.testing.assert_array_equal(explanation.reference, explanation.anomaly)
     assert "Not anomalous" in explanation.to_text()
 
