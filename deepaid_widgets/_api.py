@@ -125,6 +125,7 @@ def _prepare_detector(
         detector.quantiles,
         display,
         default_params=params,
+        rounder=getattr(detector.preprocessor, "round_integers", None),
     )
 
 

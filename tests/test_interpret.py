@@ -8,6 +8,7 @@ import torch
 
 from deepaid_widgets import AutoencoderDetector, interpret, prepare
 from deepaid_widgets.core.params import SearchParams
+from deepaid_widgets.datasets import load_nsl_kdd
 
 from .conftest import first_flagged
 
@@ -58,6 +59,24 @@ def test_default_settings_meet_fidelity_within_every_constraint(
             else:
                 assert lower[dims[0]] - 1e-6 <= reference[0] <= upper[dims[0]] + 1e-6
     assert met / len(kdd_sample) >= 0.95
+
+
+def test_counts_stay_whole_numbers(kdd_detector, kdd_flagged, kdd_sample) -> None:
+    data = kdd_detector.preprocessor
+    raw = load_nsl_kdd().train
+    whole = [
+        name
+        for name in data.columns
+        if name not in ("protocol_type", "service", "flag")
+        and (raw[name] % 1 == 0).all()
+    ]
+    assert {"count", "src_bytes", "su_attempted"} <= set(whole)
+    for index in kdd_sample[:60]:
+        explanation = interpret(kdd_detector, kdd_flagged.rows[index])
+        for change in explanation.changes:
+            if change.name in whole:
+                value = float(change.reference_value)
+                assert value == pytest.approx(round(value), abs=1e-3), change
 
 
 def test_locked_features_never_change(kdd_detector, kdd_flagged, kdd_sample) -> None:
@@ -151,8 +170,6 @@ def test_same_seed_gives_the_same_result_with_noise(kdd_detector, kdd_flagged) -
 def test_raw_record_and_model_space_row_give_the_same_explanation(
     kdd_detector, kdd_flagged
 ) -> None:
-    from deepaid_widgets.datasets import load_nsl_kdd
-
     index = first_flagged(kdd_flagged, "neptune")
     raw = load_nsl_kdd().test.iloc[index][list(kdd_detector.preprocessor.columns)]
     from_raw = interpret(kdd_detector, raw)

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ._scorer import ScoreFunction
@@ -25,6 +26,9 @@ from ._scorer import ScoreFunction
 logger = logging.getLogger(__name__)
 
 Cancelled = Callable[[], bool]
+#: ``rounder(rows, "down" | "up")``: model-space rows ``(n, d)`` with each
+#: integer-valued feature rounded that way in original units.
+Rounder = Callable[[np.ndarray, str], np.ndarray]
 
 
 class SearchCancelled(Exception):
@@ -242,6 +246,35 @@ class Search:
                 variable = variable.detach() - scale * first / (second.sqrt() + 1e-8)
                 variable = torch.clamp(variable, low, high)
         return best
+
+    def snap(
+        self, point: torch.Tensor, rounder: Rounder, most: int = 8
+    ) -> torch.Tensor:
+        """Whole numbers for integer-valued features (counts, flags): validity.
+
+        Every changed feature that ``rounder`` does not leave alone is rounded
+        down or up; the best of the combinations (at most ``2**most``) is
+        scored in one pass. Bounds win over whole numbers where they clash.
+        """
+        changed = (point - self.anomaly).abs() > 1e-7
+        rows = point[None].numpy()
+        down = torch.from_numpy(rounder(rows, "down"))[0].to(point.dtype)
+        up = torch.from_numpy(rounder(rows, "up"))[0].to(point.dtype)
+        point = torch.where(changed, down, point)
+        open_dims = torch.nonzero(changed & ((up - down).abs() > 1e-9)).flatten()
+        if open_dims.numel() == 0:
+            clamped = torch.clamp(point, self.lower, self.upper)
+            return torch.where(changed, clamped, point)
+        choose = open_dims[:most]
+        combos = torch.cartesian_prod(*[torch.tensor([False, True])] * choose.numel())
+        combos = combos.reshape(-1, choose.numel())
+        candidates = point.repeat(combos.shape[0], 1)
+        candidates[:, choose] = torch.where(combos, up[choose], down[choose])
+        candidates = torch.where(
+            changed, torch.clamp(candidates, self.lower, self.upper), candidates
+        )
+        keys = self._key(candidates, self.evaluate(candidates))
+        return candidates[int(torch.argmin(keys))]
 
     def _key(self, points: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         """Order of preference: meets the target first, then lower objective."""

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ._scorer import ReconstructionScore, checked_score
-from ._search import Cancelled, Moves, Search
+from ._search import Cancelled, Moves, Rounder, Search
 from .explanation import MET, NOT_ANOMALOUS, NOT_MET, Change, Explanation
 from .params import SearchParams
 from .schema import TabularSchema
@@ -43,6 +43,11 @@ class TabularProblem:
         Shape ``(q, d)``: quantiles of normal rows, tried as candidate values.
     display : callable, optional
         Converts model-space rows to original units for display.
+    default_params : SearchParams, optional
+        What ``solve()`` uses when given no parameters.
+    rounder : callable, optional
+        ``rounder(rows, "down" | "up")`` rounds integer-valued features in
+        original units; the reference then holds whole counts (validity).
     """
 
     kind = "tabular"
@@ -58,6 +63,7 @@ class TabularProblem:
         quantiles: np.ndarray | None = None,
         display: Display | None = None,
         default_params: SearchParams | None = None,
+        rounder: Rounder | None = None,
     ) -> None:
         self.score = score
         self.anomaly = torch.as_tensor(anomaly, dtype=torch.float32)
@@ -66,6 +72,7 @@ class TabularProblem:
         self.lower = torch.as_tensor(lower, dtype=torch.float32)
         self.upper = torch.as_tensor(upper, dtype=torch.float32)
         self.display = display or schema_display(schema)
+        self.rounder = rounder
         self.default_params = default_params or SearchParams()
         self.anomaly_score = checked_score(score, self.anomaly[None])
         self._group_dims = [torch.tensor(g.indices) for g in schema.groups]
@@ -122,6 +129,8 @@ class TabularProblem:
         point = search.greedy(self._moves.restricted(locked), params.k)
         point = search.pull_back(point)
         point = search.refine(point, params.max_steps, params.noise, params.seed)
+        if self.rounder is not None:
+            point = search.snap(point, self.rounder)
         point = search.prune(point, self._group_dims)
         score = float(search.evaluate(point[None])[0])
         status = MET if score <= self.threshold - eps else NOT_MET
@@ -212,7 +221,8 @@ def _moves(
     for position, group in enumerate(schema.groups):
         dims = list(group.indices)
         if group.is_categorical:
-            for dim in dims:
+            # Only categories the bounds allow (seen in normal data) are tried.
+            for dim in (dim for dim in dims if upper[dim] >= 1 >= lower[dim]):
                 mask, value = torch.zeros(d), torch.zeros(d)
                 mask[dims], value[dim] = 1.0, 1.0
                 masks.append(mask), values.append(value), owners.append(position)

@@ -130,13 +130,20 @@ class TabularPreprocessor:
                 )
             seen = set(_text(frame[name]))
             categories[name] = tuple(sorted(seen | set(self._extra.get(name, ()))))
-        numeric = np.zeros((int(mask.sum()), 0))
+        numeric = np.zeros((len(frame), 0))
         if self._numeric_columns_of(columns):
             numeric = np.column_stack(
                 [self._numeric(frame, n) for n in self._numeric_columns_of(columns)]
-            )[mask]
-
-        self._set_state(columns, categories, numeric.min(axis=0), numeric.max(axis=0))
+            )
+        # Counts stay counts: a column whole in every row is integer-valued.
+        logged = [n in self._log_scaled for n in self._numeric_columns_of(columns)]
+        raw = np.where(logged, np.expm1(numeric), numeric)
+        integer = np.all(np.abs(raw - np.round(raw)) < 1e-6, axis=0)
+        normal_rows = numeric[mask]
+        self._set_state(
+            columns, categories, normal_rows.min(axis=0), normal_rows.max(axis=0)
+        )
+        self._integer = integer
         return self
 
     def transform(self, frame: pd.DataFrame | pd.Series) -> np.ndarray:
@@ -226,6 +233,42 @@ class TabularPreprocessor:
                 columns[group.name] = np.expm1(values) if logged else values
         return pd.DataFrame(columns, columns=list(self._columns))
 
+    def round_integers(self, encoded: np.ndarray, direction: str) -> np.ndarray:
+        """Round integer-valued columns of model-space rows, in original units.
+
+        Parameters
+        ----------
+        encoded : numpy.ndarray
+            Shape ``(n, d)``, model space.
+        direction : {"down", "up"}
+            Round each integer-valued numeric column down or up.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n, d)``, float32: a copy whose integer-valued columns
+            (counts, flags) hold whole numbers once decoded.
+        """
+        self._require_fitted()
+        rounded = np.array(encoded, dtype=np.float64)
+        round_ = np.floor if direction == "down" else np.ceil
+        numeric = self._numeric_columns_of(self._columns)
+        for group in self._schema.groups:
+            if group.is_categorical or not self._integer[numeric.index(group.name)]:
+                continue
+            dim = group.indices[0]
+            low, width = self._affine(group.name)
+            logged = group.name in self._log_scaled
+            values = rounded[:, dim] * width + low
+            values = np.expm1(values) if logged else values
+            # float32 model space decodes 246 as 245.99998: that is 246 already.
+            whole = np.round(values)
+            near = np.abs(values - whole) <= 1e-4 * np.maximum(1.0, np.abs(values))
+            values = np.where(near, whole, round_(values))
+            values = np.log1p(np.maximum(values, 0)) if logged else values
+            rounded[:, dim] = (values - low) / width
+        return rounded.astype(np.float32)
+
     @property
     def columns(self) -> tuple[str, ...]:
         """The original columns, in order, that ``transform`` reads."""
@@ -283,6 +326,7 @@ class TabularPreprocessor:
             "category_counts": np.asarray(counts, dtype=np.int64),
             "minimum": self._minimum.astype(np.float64),
             "maximum": self._maximum.astype(np.float64),
+            "integer": self._integer.astype(bool),
         }
 
     @classmethod
@@ -312,6 +356,8 @@ class TabularPreprocessor:
             ) from error
         categories = dict(zip(text["categorical"], map(tuple, groups), strict=True))
         preprocessor._set_state(tuple(text["columns"]), categories, *extremes)
+        if "integer" in state:
+            preprocessor._integer = np.asarray(state["integer"], dtype=bool)
         return preprocessor
 
     def _set_state(
@@ -335,6 +381,7 @@ class TabularPreprocessor:
         self._schema = TabularSchema(tuple(names), tuple(groups))
         self._columns, self._categories = columns, categories
         self._minimum, self._maximum = minimum, maximum
+        self._integer = np.zeros(len(minimum), dtype=bool)
 
     def _numeric_columns_of(self, columns: Sequence[str]) -> list[str]:
         return [name for name in columns if name not in self._categorical]
