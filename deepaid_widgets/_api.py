@@ -9,12 +9,7 @@ import numpy as np
 import torch
 
 from ._errors import InputError, describe
-from .core._scorer import (
-    ReconstructionScore,
-    frozen_copy,
-    model_dtype_device,
-    output_shape_check,
-)
+from .core._scorer import ReconstructionScore, frozen_copy, output_shape_check
 from .core._validate import as_record, as_rows, as_threshold
 from .core.detectors import QUANTILE_LEVELS, AutoencoderDetector, calibrate_threshold
 from .core.explanation import Explanation
@@ -43,9 +38,18 @@ def prepare(
     See ``interpret`` for the parameters.
     """
     if isinstance(model, AutoencoderDetector):
-        return _prepare_detector(model, x, threshold, bounds, params)
-    module = frozen_copy(model)
-    dtype, _ = model_dtype_device(module)
+        if feature_names is not None or schema is not None:
+            raise InputError(
+                "feature_names" if schema is None else "schema",
+                "nothing: an AutoencoderDetector carries its own schema",
+                "names for its features",
+                "Drop the argument, or pass detector.module to use your names.",
+            )
+        return _prepare_detector(
+            model, x, threshold, normal, bounds, percentile, params
+        )
+    # The private copy runs on the CPU in float32, whatever the user's is on.
+    module = frozen_copy(model).to("cpu", torch.float32)
 
     names = tuple(feature_names) if feature_names is not None else None
     if schema is not None:
@@ -58,21 +62,11 @@ def prepare(
         names = columns or tuple(f"x{i}" for i in range(anomaly.size))
     if schema is None:
         schema = TabularSchema.plain(names)
-    output_shape_check(module, torch.as_tensor(anomaly[None], dtype=dtype))
+    output_shape_check(module, torch.as_tensor(anomaly[None], dtype=torch.float32))
     score = ReconstructionScore(module)
 
     rows = None if normal is None else as_rows(normal, "normal", anomaly.size)
-    if threshold is not None:
-        threshold = as_threshold(threshold)
-    elif rows is not None:
-        threshold = calibrate_threshold(score, rows, percentile)
-    else:
-        raise InputError(
-            "threshold",
-            "a positive number, or normal= rows to calibrate it from",
-            "neither threshold nor normal",
-            "Pass threshold=<float> or normal=<array of normal rows (n, d)>.",
-        )
+    threshold = _threshold(threshold, score, rows, percentile)
     lower, upper = _bounds(bounds, rows, anomaly.size)
     quantiles = None if rows is None else np.quantile(rows, QUANTILE_LEVELS, axis=0)
     return TabularProblem(
@@ -87,11 +81,38 @@ def prepare(
     )
 
 
+def _threshold(
+    threshold: Any,
+    score: ReconstructionScore,
+    rows: np.ndarray | None,
+    percentile: float,
+) -> float:
+    if threshold is not None:
+        return as_threshold(threshold)
+    if rows is not None:
+        if not 0 < percentile < 100:
+            raise InputError(
+                "percentile",
+                "a number in (0, 100)",
+                repr(percentile),
+                "Use e.g. percentile=99.",
+            )
+        return as_threshold(calibrate_threshold(score, rows, percentile))
+    raise InputError(
+        "threshold",
+        "a positive number, or normal= rows to calibrate it from",
+        "neither threshold nor normal",
+        "Pass threshold=<float> or normal=<array of normal rows (n, d)>.",
+    )
+
+
 def _prepare_detector(
     detector: AutoencoderDetector,
     x: Any,
     threshold: float | None,
+    normal: Any,
     bounds: tuple[Any, Any] | None,
+    percentile: float,
     params: SearchParams | None,
 ) -> TabularProblem:
     module = frozen_copy(detector.module)
@@ -104,25 +125,41 @@ def _prepare_detector(
             "Pass frame.iloc[[i]] or frame.iloc[i].",
         )
     record = detector.to_model_space(x) if raw else x
-    anomaly, _ = as_record(
-        record, detector.schema.n_features, detector.schema.feature_names
+    width = detector.schema.n_features
+    anomaly, _ = as_record(record, width, detector.schema.feature_names)
+    score = ReconstructionScore(module)
+
+    # normal= re-calibrates the threshold and the domain for this call only.
+    rows = (
+        None
+        if normal is None
+        else as_rows(
+            detector.to_model_space(normal) if hasattr(normal, "columns") else normal,
+            "normal",
+            width,
+        )
     )
-    lower, upper = (
-        (detector.lower, detector.upper)
-        if bounds is None
-        else _bounds(bounds, None, anomaly.size)
-    )
+    if threshold is None and rows is None:
+        threshold = detector.threshold
+    threshold = _threshold(threshold, score, rows, percentile)
+    lower, upper = detector.lower, detector.upper
+    quantiles = detector.quantiles
+    if rows is not None:
+        lower, upper = rows.min(axis=0), rows.max(axis=0)
+        quantiles = np.quantile(rows, QUANTILE_LEVELS, axis=0)
+    if bounds is not None:
+        lower, upper = _bounds(bounds, None, width)
     display: Display | None = None
     if detector.preprocessor is not None:
         display = _preprocessor_display(detector.preprocessor)
     return TabularProblem(
-        ReconstructionScore(module),
+        score,
         anomaly,
-        detector.threshold if threshold is None else as_threshold(threshold),
+        threshold,
         detector.schema,
         lower,
         upper,
-        detector.quantiles,
+        quantiles,
         display,
         default_params=params,
         rounder=getattr(detector.preprocessor, "round_integers", None),

@@ -126,3 +126,12 @@ def test_explain_checks_input_before_building_a_panel() -> None:
 def test_search_params_reject_bad_values_directly() -> None:
     with pytest.raises(InputError, match=r"^k: expected an integer >= 1, got int 0"):
         SearchParams(k=0)
+
+
+def test_a_detector_refuses_names_of_its_own() -> None:
+    from deepaid_widgets import AutoencoderDetector
+
+    rng = np.random.default_rng(0)
+    detector = AutoencoderDetector.fit(rng.normal(size=(200, D)), epochs=1)
+    with pytest.raises(InputError, match=r"^feature_names: expected nothing"):
+        interpret(detector, good_x(), feature_names=list("abcdef"))

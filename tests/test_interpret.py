@@ -205,3 +205,27 @@ def test_threshold_calibrated_from_normal_rows() -> None:
     assert explanation.threshold == pytest.approx(
         float(np.percentile(scores, 95)), rel=1e-5
     )
+
+
+def test_a_float64_module_is_explained_without_touching_its_dtype() -> None:
+    rng = np.random.default_rng(3)
+    mix = rng.normal(size=(12, 3))
+    normal = low_rank_gaussian(rng, 400, mix)
+    model = torch.nn.Sequential(torch.nn.Linear(12, 3), torch.nn.Linear(3, 12))
+    model = model.double()
+    anomaly = normal[0].copy()
+    anomaly[:2] += 8.0
+    explanation = interpret(model, anomaly, normal=normal, k=4)
+    assert explanation.is_anomalous
+    assert next(model.parameters()).dtype == torch.float64
+
+
+def test_detector_with_normal_rows_recalibrates_for_this_call_only(
+    kdd_detector, kdd_flagged
+) -> None:
+    row = kdd_flagged.rows[first_flagged(kdd_flagged, "neptune")]
+    normal = kdd_flagged.rows[kdd_flagged.labels == "normal"][:2000]
+    strict = interpret(kdd_detector, row, normal=normal, percentile=50)
+    expected = np.percentile(kdd_detector.score(normal), 50)
+    assert strict.threshold == pytest.approx(expected, rel=1e-5)
+    assert interpret(kdd_detector, row).threshold == kdd_detector.threshold

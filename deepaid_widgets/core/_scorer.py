@@ -46,14 +46,6 @@ def frozen_copy(model: nn.Module) -> nn.Module:
     return private
 
 
-def model_dtype_device(model: nn.Module) -> tuple[torch.dtype, torch.device]:
-    """The dtype and device of the model's first floating parameter or buffer."""
-    for tensor in [*model.parameters(), *model.buffers()]:
-        if tensor.is_floating_point():
-            return tensor.dtype, tensor.device
-    return torch.float32, torch.device("cpu")
-
-
 class ReconstructionScore:
     """Score of an autoencoder: ``sqrt(mean((module(x) - x) ** 2))`` per row.
 
