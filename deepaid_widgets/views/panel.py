@@ -55,20 +55,23 @@ class ExplainPanel(widgets.VBox):
         self._controls |= self.view.controls()
         self.view.set_params(params)
 
-        self.readout = widgets.HTML(layout=widgets.Layout(min_width="260px"))
+        self.readout = widgets.HTML()
         self.status = widgets.HTML()
         self.table = widgets.HTML()
         controls = widgets.VBox(
             list(self._controls.values()),
-            layout=widgets.Layout(width="330px", flex="0 0 330px"),
+            layout=widgets.Layout(width="340px", flex="0 0 340px"),
         )
-        side = widgets.VBox([self.readout, controls])
-        body = widgets.HBox(
-            [side, widgets.Box([self.view.widget], layout=widgets.Layout(flex="1"))],
-            layout=widgets.Layout(width="100%"),
+        numbers = widgets.VBox(
+            [self.readout, self.status, self.table],
+            layout=widgets.Layout(flex="1 1 auto", min_width="280px"),
+        )
+        top = widgets.HBox(
+            [controls, numbers],
+            layout=widgets.Layout(width="100%", flex_flow="row wrap"),
         )
         title = widgets.HTML(f"<b>DeepAID: why was this flagged?</b> ({problem.kind})")
-        super().__init__([title, body, self.status, self.table])
+        super().__init__([title, top, self.view.widget])
         self.add_class("deepaid-panel")
 
         # The first result is computed here, so that it is there at once.
