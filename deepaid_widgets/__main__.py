@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     explanations, labels = [], []
     for index in pick_records(test.labels, test.flagged, options.records):
         family = str(test.labels[index])
-        label = f"{family} ({DESCRIPTIONS.get(family, 'attack')}), record {index}"
+        label = f"{family} ({DESCRIPTIONS.get(family, 'attack')}), KDDTest+ row {index}"
         explanation = interpret(
             detector,
             test.rows[index],

@@ -51,15 +51,7 @@ def prepare(
     # The private copy runs on the CPU in float32, whatever the user's is on.
     module = frozen_copy(model).to("cpu", torch.float32)
 
-    names = tuple(feature_names) if feature_names is not None else None
-    if schema is not None:
-        names = schema.feature_names
-    width = len(names) if names is not None else _input_width(module)
-    if normal is not None and width is None:
-        width = np.shape(normal)[-1] if np.ndim(normal) == 2 else None
-    anomaly, columns = as_record(x, width, names)
-    if names is None:
-        names = columns or tuple(f"x{i}" for i in range(anomaly.size))
+    anomaly, names = _record_and_names(x, feature_names, schema, module)
     if schema is None:
         schema = TabularSchema.plain(names)
     output_shape_check(module, torch.as_tensor(anomaly[None], dtype=torch.float32))
@@ -81,6 +73,53 @@ def prepare(
     )
 
 
+def _record_and_names(
+    x: Any,
+    feature_names: Sequence[str] | None,
+    schema: TabularSchema | None,
+    module: torch.nn.Module,
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The record as ``(d,)`` floats and the name of each of its features.
+
+    A pandas ``x`` whose columns are the same names in another order is
+    reordered to match ``feature_names``.
+    """
+    if isinstance(feature_names, str) or (
+        feature_names is not None
+        and not all(isinstance(name, str) for name in feature_names)
+    ):
+        raise InputError(
+            "feature_names",
+            "a sequence of strings",
+            describe(feature_names),
+            'Pass e.g. feature_names=["duration", "src_bytes", ...].',
+        )
+    names = tuple(feature_names) if feature_names is not None else None
+    if schema is not None:
+        names = schema.feature_names
+    width = _input_width(module) if names is None else None
+    anomaly, columns = as_record(x, width, names)
+    if names is None:
+        return anomaly, columns or tuple(f"x{i}" for i in range(anomaly.size))
+    if len(names) != anomaly.size:
+        raise InputError(
+            "feature_names" if schema is None else "schema",
+            f"one name per feature of x ({anomaly.size})",
+            f"{len(names)} names",
+            "Give exactly one name per column of the model's input.",
+        )
+    if columns is not None and columns != names:
+        if set(columns) != set(names):
+            raise InputError(
+                "x",
+                "columns named as in feature_names",
+                f"columns {sorted(set(columns) - set(names))[:5]} not among them",
+                "Rename the columns, or leave feature_names out to use them.",
+            )
+        anomaly = anomaly[[columns.index(name) for name in names]]
+    return anomaly, names
+
+
 def _threshold(
     threshold: Any,
     score: ReconstructionScore,
@@ -90,7 +129,7 @@ def _threshold(
     if threshold is not None:
         return as_threshold(threshold)
     if rows is not None:
-        if not 0 < percentile < 100:
+        if not isinstance(percentile, int | float) or not 0 < percentile < 100:
             raise InputError(
                 "percentile",
                 "a number in (0, 100)",
@@ -195,10 +234,28 @@ def _bounds(
             "Pass e.g. bounds=(0.0, 1.0).",
         )
     pair = []
-    for value in bounds:
-        array = np.broadcast_to(np.asarray(value, dtype=np.float64), (width,)).copy()
+    for side, value, default in (
+        ("lower", bounds[0], -np.inf),
+        ("upper", bounds[1], np.inf),
+    ):
+        try:
+            array = np.asarray(default if value is None else value, dtype=np.float64)
+            array = np.broadcast_to(array, (width,)).copy()
+        except (TypeError, ValueError) as error:
+            raise InputError(
+                "bounds",
+                f"{side} bound: a number or an array of shape ({width},); None "
+                "for no bound",
+                describe(value),
+                "Pass e.g. bounds=(0.0, 1.0) or per-feature arrays.",
+            ) from error
         if np.isnan(array).any():
-            raise InputError("bounds", "numbers (inf allowed)", "NaN", "Drop NaNs.")
+            raise InputError(
+                "bounds",
+                f"{side} bound: numbers (inf allowed)",
+                "NaN",
+                "Use None or inf for an open side.",
+            )
         pair.append(array)
     if (pair[0] > pair[1]).any():
         raise InputError(
@@ -264,7 +321,7 @@ def interpret(
     Explanation
     """
     params = SearchParams(
-        k, stability_weight, eps, max_steps, noise, seed, tuple(locked)
+        k, stability_weight, eps, max_steps, noise, seed, _names_tuple(locked)
     )
     problem = prepare(
         model,
@@ -295,7 +352,19 @@ def explain(model: Any, x: Any, **options: Any) -> ExplainPanel:
         in {"k", "stability_weight", "eps", "max_steps", "noise", "seed", "locked"}
     }
     if "locked" in search_options:
-        search_options["locked"] = tuple(search_options["locked"])
+        search_options["locked"] = _names_tuple(search_options["locked"])
     params = SearchParams(**search_options)
     problem = prepare(model, x, params=params, **options)
     return ExplainPanel(problem, params)
+
+
+def _names_tuple(locked: Any) -> tuple[str, ...]:
+    """``locked`` as a tuple; a lone string is refused, not split in letters."""
+    if isinstance(locked, str) or not hasattr(locked, "__iter__"):
+        raise InputError(
+            "locked",
+            "a sequence of feature names",
+            describe(locked),
+            f"Wrap a single name in a list: locked=[{locked!r}].",
+        )
+    return tuple(locked)

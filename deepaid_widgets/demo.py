@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .core.detectors import AutoencoderDetector
+from . import __version__
+from .core.detectors import FILE_FORMAT, AutoencoderDetector
 from .datasets import NslKdd, load_nsl_kdd, nsl_kdd_preprocessor
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,10 @@ def nsl_kdd_detector(
     ``cache_dir()`` as plain ``.npz`` and reused on the next call.
     """
     data = data or load_nsl_kdd()
-    key = hashlib.sha256(repr(sorted(TRAINING.items())).encode()).hexdigest()[:12]
+    # The key changes with the settings, the file format and the package
+    # version, so that an old cache is never reused by a newer release.
+    recipe = (sorted(TRAINING.items()), FILE_FORMAT, __version__)
+    key = hashlib.sha256(repr(recipe).encode()).hexdigest()[:12]
     path = cache_dir() / f"nsl_kdd_autoencoder-{key}.npz"
     if cache and path.exists():
         logger.info("reusing the detector in %s", path)

@@ -137,13 +137,13 @@ def _summary(explanations: list[Explanation], context: Mapping[str, str]) -> str
 
 
 def _section(explanation: Explanation, label: str) -> str:
-    status = explanation.status
+    status = _text(explanation.status)
     numbers = [
         ("anomaly score", f"{explanation.anomaly_score:.4g}"),
         ("reference score", f"{explanation.reference_score:.4g}"),
         ("threshold", f"{explanation.threshold:.4g}"),
         ("threshold − eps", f"{explanation.threshold - explanation.eps:.4g}"),
-        ("fidelity", _STATUS_WORDS.get(status, status)),
+        ("fidelity", _STATUS_WORDS.get(explanation.status, explanation.status)),
         ("gap", f"{explanation.gap:.4g}"),
         ("K (at most)", str(explanation.params.k)),
         ("changes", str(len(explanation.changes))),
@@ -162,7 +162,7 @@ def _section(explanation: Explanation, label: str) -> str:
         body = "<p class='note'>No feature changed: nothing to chart.</p>"
     return (
         f"<section><h2>{_text(label)}</h2>"
-        f"<p class='{_text(status)}'>{_text(explanation.summary())}</p>"
+        f"<p class='{status}'>{_text(explanation.summary())}</p>"
         f"<table class='fidelity'>{rows}</table>{body}</section>"
     )
 

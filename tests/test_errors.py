@@ -135,3 +135,69 @@ def test_a_detector_refuses_names_of_its_own() -> None:
     detector = AutoencoderDetector.fit(rng.normal(size=(200, D)), epochs=1)
     with pytest.raises(InputError, match=r"^feature_names: expected nothing"):
         interpret(detector, good_x(), feature_names=list("abcdef"))
+
+
+@pytest.mark.parametrize(
+    ("options", "parameter", "words"),
+    [
+        ({"eps": 0.2}, "eps", "a margin below the threshold"),
+        ({"locked": "x2"}, "locked", "locked=['x2']"),
+        ({"seed": 2**64}, "seed", "[0, 4294967295]"),
+        ({"bounds": (np.zeros(3), 1.0)}, "bounds", "shape (6,)"),
+        ({"bounds": ("low", "high")}, "bounds", "a number or an array"),
+        (
+            {
+                "normal": np.random.default_rng(0).normal(size=(20, D)),
+                "percentile": "99",
+                "threshold": None,
+            },
+            "percentile",
+            "a number in (0, 100)",
+        ),
+        ({"feature_names": list("abc")}, "feature_names", "one name per feature"),
+        ({"feature_names": "abcdef"}, "feature_names", "a sequence of strings"),
+        ({"feature_names": list("aabcde")}, "feature_names", "unique names"),
+    ],
+)
+def test_more_bad_options_are_named(options: dict, parameter: str, words: str) -> None:
+    options = {"threshold": 0.1} | options
+    with pytest.raises(InputError) as caught:
+        interpret(Reconstructor(), good_x(), **options)
+    assert caught.value.parameter == parameter
+    assert words in str(caught.value)
+
+
+def test_unusual_but_valid_inputs_are_accepted() -> None:
+    model = Reconstructor()
+    as_bf16 = torch.full((D,), 5.0, dtype=torch.bfloat16)
+    result = interpret(model, as_bf16, threshold=np.float32(0.1), k=np.int64(2))
+    assert result.params.k == 2
+    assert isinstance(result.params.k, int)
+
+
+@pytest.mark.parametrize(
+    ("model", "x", "parameter"),
+    [
+        (torch.jit.script(Reconstructor()), good_x(), "model"),
+        (Reconstructor().to("meta"), good_x(), "model"),
+        (Reconstructor(), torch.empty(D, device="meta"), "x"),
+    ],
+)
+def test_models_and_tensors_without_data_are_named(model, x, parameter: str) -> None:
+    with pytest.raises(InputError) as caught:
+        interpret(model, x, threshold=0.1)
+    assert caught.value.parameter == parameter
+
+
+class SingleRowOnly(Reconstructor):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] != 1:
+            raise RuntimeError("batch size must be 1")
+        return self.linear(x)
+
+
+def test_a_model_that_fails_on_batches_gets_a_clear_model_error() -> None:
+    from deepaid_widgets._errors import ModelError
+
+    with pytest.raises(ModelError, match="must accept any batch size"):
+        interpret(SingleRowOnly(), good_x(), threshold=0.1)

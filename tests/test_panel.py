@@ -173,3 +173,48 @@ def test_hostile_feature_names_reach_html_only_escaped() -> None:
             assert tag not in text
     assert "&lt;img src=x onerror=alert(1)&gt;" in panel.table.value
     panel.close()
+
+
+def test_passed_values_outside_slider_ranges_are_kept(
+    kdd_detector, kdd_flagged
+) -> None:
+    row = kdd_flagged.rows[first_flagged(kdd_flagged, "neptune")]
+    panel = explain(kdd_detector, row, k=45, noise=0.5, max_steps=500, seed=2**31)
+    assert panel.explanation.params == panel.params
+    assert (panel.params.k, panel.params.noise) == (45, 0.5)
+    assert (panel.params.max_steps, panel.params.seed) == (500, 2**31)
+    panel.close()
+
+
+def test_a_closed_panel_ignores_changes(kdd_detector, kdd_flagged) -> None:
+    row = kdd_flagged.rows[first_flagged(kdd_flagged, "neptune")]
+    panel = explain(kdd_detector, row)
+    shown = panel.explanation
+    panel.close()
+    panel.close()
+    panel.set_params(k=2)
+    assert panel.wait(0)
+    assert panel.explanation is shown
+
+
+def test_the_worker_thread_ends_when_idle() -> None:
+    from deepaid_widgets.views._runner import LatestWins
+
+    results = []
+    runner = LatestWins(
+        lambda request, cancelled: request * 2,
+        lambda request, result: results.append(result),
+        lambda request, error: None,
+        idle_seconds=0.05,
+    )
+    assert not runner.alive
+    runner.submit(21)
+    assert runner.wait(5)
+    assert results == [42]
+    deadline = threading.Event()
+    deadline.wait(0.5)
+    assert not runner.alive
+    runner.submit(1)
+    assert runner.wait(5)
+    assert results == [42, 2]
+    runner.close()

@@ -41,6 +41,15 @@ def frozen_copy(model: nn.Module) -> nn.Module:
             f"{error}",
             "Remove un-copyable attributes (open files, locks) from the module.",
         ) from error
+    if isinstance(private, torch.jit.ScriptModule) or any(
+        tensor.is_meta for tensor in [*private.parameters(), *private.buffers()]
+    ):
+        raise InputError(
+            "model",
+            "an eager torch.nn.Module with real weights",
+            "a TorchScript module or one on the 'meta' device",
+            "Pass the original Python module with its weights loaded.",
+        )
     private.eval()
     private.requires_grad_(False)
     return private
@@ -128,6 +137,6 @@ def output_shape_check(module: nn.Module, probe: torch.Tensor) -> None:
             "model",
             f"a reconstruction of shape {tuple(probe.shape)} (the input's shape)",
             received,
-            "Pass an autoencoder whose forward returns the reconstruction, or "
-            "a detector with an anomaly_score(x) method.",
+            "Pass an autoencoder whose forward returns the reconstruction of "
+            "its input (a tensor of the same shape).",
         )

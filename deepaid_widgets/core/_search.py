@@ -90,6 +90,7 @@ class Search:
         group_of_dim: torch.Tensor,
         numeric_mask: torch.Tensor,
         cancelled: Cancelled | None = None,
+        rounder: Rounder | None = None,
     ) -> None:
         self.score = score
         self.anomaly = anomaly
@@ -101,6 +102,7 @@ class Search:
         self.group_of_dim = group_of_dim
         self.numeric_mask = numeric_mask
         self.cancelled = cancelled or (lambda: False)
+        self.rounder = rounder
         self.evaluations = 0
         self.steps = 0
 
@@ -163,8 +165,20 @@ class Search:
             row = current.repeat(dims.numel(), 1)
             row[torch.arange(dims.numel()), dims] = value
             rows.append(row)
-        dynamic = torch.cat(rows)
-        return torch.cat([static, dynamic]), torch.cat([groups, owners, owners])
+        dynamic, owners = torch.cat(rows), torch.cat([owners, owners])
+        if self.rounder is not None:
+            dynamic = torch.cat(
+                [self.rounded(dynamic, "down"), self.rounded(dynamic, "up")]
+            )
+            owners = torch.cat([owners, owners])
+        return torch.cat([static, dynamic]), torch.cat([groups, owners])
+
+    def rounded(self, rows: torch.Tensor, direction: str) -> torch.Tensor:
+        """``rows`` with integer-valued features rounded (see ``Rounder``)."""
+        if self.rounder is None:
+            return rows
+        result = self.rounder(rows.detach().numpy(), direction)
+        return torch.from_numpy(result).to(rows.dtype)
 
     def _reconstruction(self, point: torch.Tensor) -> torch.Tensor:
         reconstruct = getattr(self.score, "reconstruct", None)
@@ -247,19 +261,18 @@ class Search:
                 variable = torch.clamp(variable, low, high)
         return best
 
-    def snap(
-        self, point: torch.Tensor, rounder: Rounder, most: int = 8
-    ) -> torch.Tensor:
+    def snap(self, point: torch.Tensor, most: int = 8) -> torch.Tensor:
         """Whole numbers for integer-valued features (counts, flags): validity.
 
-        Every changed feature that ``rounder`` does not leave alone is rounded
+        Every changed feature that the rounder does not leave alone is rounded
         down or up; the best of the combinations (at most ``2**most``) is
         scored in one pass. Bounds win over whole numbers where they clash.
         """
+        if self.rounder is None:
+            return point
         changed = (point - self.anomaly).abs() > 1e-7
-        rows = point[None].numpy()
-        down = torch.from_numpy(rounder(rows, "down"))[0].to(point.dtype)
-        up = torch.from_numpy(rounder(rows, "up"))[0].to(point.dtype)
+        down = self.rounded(point[None], "down")[0]
+        up = self.rounded(point[None], "up")[0]
         point = torch.where(changed, down, point)
         open_dims = torch.nonzero(changed & ((up - down).abs() > 1e-9)).flatten()
         if open_dims.numel() == 0:
@@ -275,6 +288,10 @@ class Search:
         )
         keys = self._key(candidates, self.evaluate(candidates))
         return candidates[int(torch.argmin(keys))]
+
+    def meets_target(self, point: torch.Tensor) -> bool:
+        """Whether ``point`` scores at most ``threshold - eps``."""
+        return bool(self.evaluate(point[None])[0] <= self.target)
 
     def _key(self, points: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         """Order of preference: meets the target first, then lower objective."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -21,7 +22,15 @@ def _to_numpy(value: Any, parameter: str) -> tuple[np.ndarray, tuple[str, ...] |
         names = tuple(str(label) for label in value.index)
         value = value.to_numpy()
     elif hasattr(value, "detach") and hasattr(value, "numpy"):  # torch tensor
-        value = value.detach().cpu().numpy()
+        if value.is_meta:
+            raise InputError(
+                parameter,
+                "a tensor with data",
+                "a tensor on the 'meta' device",
+                "Pass a CPU or GPU tensor, or a numpy array.",
+            )
+        value = value.detach().cpu()
+        value = (value.double() if value.is_floating_point() else value).numpy()
     if isinstance(value, str | bytes):
         raise InputError(
             parameter,
@@ -35,6 +44,9 @@ def _to_numpy(value: Any, parameter: str) -> tuple[np.ndarray, tuple[str, ...] |
         raise InputError(
             parameter, "an array of numbers", describe(value), "Pass numbers."
         ) from error
+    if array.dtype == object:
+        with contextlib.suppress(TypeError, ValueError):
+            array = array.astype(np.float64)
     if array.dtype.kind not in "biuf":
         bad = _first_non_numeric(array)
         raise InputError(

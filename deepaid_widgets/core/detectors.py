@@ -19,6 +19,12 @@ from .schema import FeatureGroup, TabularSchema
 
 logger = logging.getLogger(__name__)
 
+#: Version of the ``.npz`` layout written by ``AutoencoderDetector.save``.
+FILE_FORMAT = 2
+
+#: Preprocessor classes a detector file may name, as ``module:Class``.
+PREPROCESSORS = frozenset({"deepaid_widgets.datasets._tabular:TabularPreprocessor"})
+
 #: Quantile levels of normal data kept as candidate values for the search.
 QUANTILE_LEVELS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 
@@ -104,6 +110,13 @@ class AutoencoderDetector:
             schema = preprocessor.schema
         width = schema.n_features if schema is not None else np.shape(normal)[-1]
         rows = as_rows(normal, "normal", width).astype(np.float32)
+        if len(rows) < 10:
+            raise InputError(
+                "normal",
+                "at least 10 normal rows (some train, some set the threshold)",
+                f"{len(rows)} row(s)",
+                "Pass more normal data.",
+            )
         schema = schema or TabularSchema.plain([f"x{i}" for i in range(width)])
         if not 0 < percentile < 100:
             raise InputError(
@@ -156,10 +169,17 @@ class AutoencoderDetector:
         """Bool array of shape ``(n,)``: score above the threshold."""
         return self.score(records) > self.threshold
 
-    def save(self, path: str | Path) -> None:
-        """Write weights, threshold, schema and preprocessor state to ``.npz``."""
+    def save(self, path: str | Path) -> Path:
+        """Write weights, threshold, schema and preprocessor state to ``.npz``.
+
+        Returns the path written (``.npz`` is appended when missing).
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = Path(f"{path}.npz")
         arrays = {f"module.{k}": v.numpy() for k, v in self.module.state_dict().items()}
         arrays |= {
+            "format": np.int64(FILE_FORMAT),
             "threshold": np.float64(self.threshold),
             "percentile": np.float64(self.percentile),
             "lower": self.lower,
@@ -181,34 +201,65 @@ class AutoencoderDetector:
             for key, value in self.preprocessor.state_dict().items():
                 arrays[f"preprocessor.{key}"] = value
         np.savez(path, **arrays)
+        return path
 
     @classmethod
     def load(cls, path: str | Path) -> AutoencoderDetector:
-        """Read a detector written by ``save`` (plain arrays, never pickles)."""
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-        schema = _schema_from_arrays(arrays)
-        hidden, code = (int(v) for v in arrays["shape"])
-        module = Autoencoder(schema.n_features, hidden, code)
-        weights = {
-            k[7:]: torch.from_numpy(v)
-            for k, v in arrays.items()
-            if k.startswith("module.")
-        }
-        module.load_state_dict(weights)
-        preprocessor = None
-        if "preprocessor.class" in arrays:
-            preprocessor = _load_preprocessor(arrays)
-        return cls(
-            module=module,
-            threshold=float(arrays["threshold"]),
-            schema=schema,
-            lower=arrays["lower"],
-            upper=arrays["upper"],
-            quantiles=arrays["quantiles"],
-            percentile=float(arrays["percentile"]),
-            preprocessor=preprocessor,
-        )
+        """Read a detector written by ``save`` (plain arrays, never pickles).
+
+        Raises ``InputError`` for a file of another format version, a missing
+        or malformed array, a non-positive threshold, or a preprocessor class
+        outside ``PREPROCESSORS``.
+        """
+        path = Path(path)
+        if not path.exists() and Path(f"{path}.npz").exists():
+            path = Path(f"{path}.npz")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+            if int(arrays.get("format", -1)) != FILE_FORMAT:
+                raise ValueError(
+                    f"format {int(arrays.get('format', -1))}, not {FILE_FORMAT}"
+                )
+            detector = _detector_from_arrays(arrays)
+        except InputError:
+            raise
+        except (OSError, KeyError, ValueError, RuntimeError, TypeError) as error:
+            raise InputError(
+                "path",
+                f"a detector file written by AutoencoderDetector.save (format "
+                f"{FILE_FORMAT})",
+                f"{str(path)!r}, which failed with {type(error).__name__}: {error}",
+                "Train the detector again and save it with this version.",
+            ) from error
+        return detector
+
+
+def _detector_from_arrays(arrays: dict[str, np.ndarray]) -> AutoencoderDetector:
+    schema = _schema_from_arrays(arrays)
+    hidden, code = (int(v) for v in arrays["shape"])
+    module = Autoencoder(schema.n_features, hidden, code)
+    weights = {
+        k[7:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("module.")
+    }
+    module.load_state_dict(weights)
+    module.eval()
+    threshold = float(arrays["threshold"])
+    if not np.isfinite(threshold) or threshold <= 0:
+        raise ValueError(f"threshold {threshold} is not a positive number")
+    preprocessor = None
+    if "preprocessor.class" in arrays:
+        preprocessor = _load_preprocessor(arrays)
+    return AutoencoderDetector(
+        module=module,
+        threshold=threshold,
+        schema=schema,
+        lower=arrays["lower"],
+        upper=arrays["upper"],
+        quantiles=arrays["quantiles"],
+        percentile=float(arrays["percentile"]),
+        preprocessor=preprocessor,
+    )
 
 
 def _train(
@@ -270,15 +321,16 @@ def _schema_from_arrays(arrays: dict[str, np.ndarray]) -> TabularSchema:
 
 
 def _load_preprocessor(arrays: dict[str, np.ndarray]) -> Any:
-    module_name, class_name = str(arrays["preprocessor.class"]).split(":")
-    # Only our own classes are rebuilt: a saved file never chooses code to run.
-    if module_name.split(".")[0] != "deepaid_widgets":
+    name = str(arrays["preprocessor.class"])
+    # Only classes on this list are rebuilt: a saved file never chooses code.
+    if name not in PREPROCESSORS:
         raise InputError(
             "path",
-            "a detector file whose preprocessor class is part of deepaid_widgets",
-            f"a file naming {module_name}:{class_name}",
+            f"a detector file whose preprocessor is one of {sorted(PREPROCESSORS)}",
+            f"a file naming {name!r}",
             "Save the preprocessor separately and attach it after loading.",
         )
+    module_name, class_name = name.split(":")
     kind = getattr(importlib.import_module(module_name), class_name)
     state = {
         k[13:]: v

@@ -229,6 +229,16 @@ class Explanation:
             "evaluations": self.evaluations,
             "seconds": self.seconds,
             "params": self.params.as_dict(),
+            "feature_names": list(self.feature_names),
+            "anomaly": self.anomaly.tolist(),
+            "reference": self.reference.tolist(),
+            "anomaly_original": {
+                name: _jsonable(value) for name, value in self.anomaly_original.items()
+            },
+            "reference_original": {
+                name: _jsonable(value)
+                for name, value in self.reference_original.items()
+            },
             "changes": [
                 {**record, "anomaly": _jsonable(record["anomaly"])}
                 | {"reference": _jsonable(record["reference"])}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -54,7 +55,19 @@ class SearchParams:
             _check_float("eps", self.eps, "Pass eps=None for 1% of the threshold.")
         _check_int("max_steps", self.max_steps, minimum=0, fix="Pass e.g. 60.")
         _check_float("noise", self.noise, "Pass noise=0 for no random start.")
-        _check_int("seed", self.seed, minimum=0, fix="Pass a non-negative integer.")
+        _check_int(
+            "seed",
+            self.seed,
+            minimum=0,
+            fix="Pass an integer in [0, 2**32).",
+            maximum=2**32 - 1,
+        )
+        for name in ("k", "max_steps", "seed"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+        for name in ("stability_weight", "noise"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        if self.eps is not None:
+            object.__setattr__(self, "eps", float(self.eps))
         if isinstance(self.locked, str) or not all(
             isinstance(name, str) for name in self.locked
         ):
@@ -86,12 +99,19 @@ class SearchParams:
         }
 
 
-def _check_int(name: str, value: object, *, minimum: int, fix: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InputError(name, f"an integer >= {minimum}", describe(value), fix)
+def _check_int(
+    name: str, value: object, *, minimum: int, fix: str, maximum: int | None = None
+) -> None:
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    expected = f"an integer >= {minimum}"
+    if maximum is not None:
+        expected = f"an integer in [{minimum}, {maximum}]"
+        ok = ok and value <= maximum
+    if not ok or value < minimum:
+        raise InputError(name, expected, describe(value), fix)
 
 
 def _check_float(name: str, value: object, fix: str) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if not ok or not math.isfinite(value) or value < 0:
         raise InputError(name, "a finite number >= 0", describe(value), fix)

@@ -46,6 +46,26 @@ class TabularSchema:
     groups: tuple[FeatureGroup, ...]
 
     def __post_init__(self) -> None:
+        names = [group.name for group in self.groups]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise InputError(
+                "feature_names",
+                "unique names, one per feature",
+                f"repeated names {duplicates[:5]}",
+                "Rename the repeated columns.",
+            )
+        for group in self.groups:
+            if group.categories is not None and len(group.categories) != len(
+                group.indices
+            ):
+                raise InputError(
+                    "schema",
+                    f"one category per index in group {group.name!r}",
+                    f"{len(group.categories)} categories for {len(group.indices)} "
+                    "indices",
+                    "Give the FeatureGroup one category name per dimension.",
+                )
         seen = sorted(i for group in self.groups for i in group.indices)
         if seen != list(range(len(self.feature_names))):
             raise InputError(
@@ -76,7 +96,8 @@ class TabularSchema:
             "locked",
             f"names of features in this schema (e.g. {self.groups[0].name!r})",
             repr(name),
-            "Use the names listed in explanation.schema.groups.",
+            "Use the feature names of the detector's schema "
+            "(e.g. [g.name for g in detector.schema.groups]).",
         )
 
     def group_of_dimension(self) -> np.ndarray:

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._errors import InputError, ModelError
 from ._scorer import ReconstructionScore, checked_score
-from ._search import Cancelled, Moves, Rounder, Search
+from ._search import Cancelled, Moves, Rounder, Search, SearchCancelled
 from .explanation import MET, NOT_ANOMALOUS, NOT_MET, Change, Explanation
 from .params import SearchParams
 from .schema import TabularSchema
@@ -82,6 +83,8 @@ class TabularProblem:
             if not group.is_categorical:
                 self._numeric[list(group.indices)] = True
         self._moves = _moves(schema, self.lower, self.upper, quantiles)
+        if rounder is not None:
+            self._moves = _whole_moves(self._moves, self._numeric, rounder)
         self.anomaly_display = self.display(self.anomaly.numpy()[None])[0]
 
     @property
@@ -103,6 +106,14 @@ class TabularProblem:
         started = time.perf_counter()
         locked = {self.schema.group_index(name) for name in params.locked}
         eps = params.margin(self.threshold)
+        if eps >= self.threshold:
+            raise InputError(
+                "eps",
+                f"a margin below the threshold ({self.threshold:.4g})",
+                f"{eps:.4g}",
+                "A reference must score at most threshold - eps >= 0; use a "
+                "smaller eps, e.g. 1% of the threshold (eps=None).",
+            )
         if self.anomaly_score <= self.threshold:
             return self._package(
                 self.anomaly,
@@ -125,13 +136,18 @@ class TabularProblem:
             self._group_of_dim,
             self._numeric,
             cancelled,
+            self.rounder,
         )
-        point = search.greedy(self._moves.restricted(locked), params.k)
-        point = search.pull_back(point)
-        point = search.refine(point, params.max_steps, params.noise, params.seed)
-        if self.rounder is not None:
-            point = search.snap(point, self.rounder)
-        point = search.prune(point, self._group_dims)
+        try:
+            point = self._search(search, params, locked)
+        except SearchCancelled:
+            raise
+        except Exception as error:
+            raise ModelError(
+                f"The model failed while scoring candidate batches of shape (n, "
+                f"{self.schema.n_features}): {type(error).__name__}: {error}. "
+                "It must accept any batch size n."
+            ) from error
         score = float(search.evaluate(point[None])[0])
         status = MET if score <= self.threshold - eps else NOT_MET
         return self._package(
@@ -144,6 +160,18 @@ class TabularProblem:
             search.evaluations,
             search,
         )
+
+    def _search(
+        self, search: Search, params: SearchParams, locked: set[int]
+    ) -> torch.Tensor:
+        greedy = search.greedy(self._moves.restricted(locked), params.k)
+        point = search.pull_back(greedy)
+        point = search.refine(point, params.max_steps, params.noise, params.seed)
+        point = search.snap(point)
+        # Rounding counts can cost fidelity; the greedy point is whole already.
+        if search.meets_target(greedy) and not search.meets_target(point):
+            point = greedy
+        return search.prune(point, self._group_dims)
 
     def _package(
         self,
@@ -239,6 +267,23 @@ def _moves(
         groups=torch.tensor(owners, dtype=torch.int64),
         numeric_dims=torch.tensor(numeric_dims, dtype=torch.int64),
         numeric_groups=torch.tensor(numeric_owners, dtype=torch.int64),
+    )
+
+
+def _whole_moves(moves: Moves, numeric: torch.Tensor, rounder: Rounder) -> Moves:
+    """Numeric moves rounded down and up, so that counts stay whole numbers."""
+    is_numeric = (moves.masks.bool() & numeric).any(dim=1)
+    masks, values = moves.masks[is_numeric], moves.values[is_numeric]
+    rounded = [
+        torch.from_numpy(rounder(values.numpy(), direction)) * masks
+        for direction in ("down", "up")
+    ]
+    return Moves(
+        masks=torch.cat([moves.masks[~is_numeric], masks, masks]),
+        values=torch.cat([moves.values[~is_numeric], *rounded]),
+        groups=torch.cat([moves.groups[~is_numeric], *[moves.groups[is_numeric]] * 2]),
+        numeric_dims=moves.numeric_dims,
+        numeric_groups=moves.numeric_groups,
     )
 
 

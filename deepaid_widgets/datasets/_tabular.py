@@ -136,9 +136,10 @@ class TabularPreprocessor:
                 [self._numeric(frame, n) for n in self._numeric_columns_of(columns)]
             )
         # Counts stay counts: a column whole in every row is integer-valued.
-        logged = [n in self._log_scaled for n in self._numeric_columns_of(columns)]
-        raw = np.where(logged, np.expm1(numeric), numeric)
-        integer = np.all(np.abs(raw - np.round(raw)) < 1e-6, axis=0)
+        integer = np.array(
+            [_all_whole(frame[name]) for name in self._numeric_columns_of(columns)],
+            dtype=bool,
+        )
         normal_rows = numeric[mask]
         self._set_state(
             columns, categories, normal_rows.min(axis=0), normal_rows.max(axis=0)
@@ -230,7 +231,10 @@ class TabularPreprocessor:
                 low, width = self._affine(group.name)
                 values = block[:, 0] * width + low
                 logged = group.name in self._log_scaled
-                columns[group.name] = np.expm1(values) if logged else values
+                values = np.expm1(values) if logged else values
+                if self._is_integer(group.name):
+                    values = _whole_if_near(values)
+                columns[group.name] = values
         return pd.DataFrame(columns, columns=list(self._columns))
 
     def round_integers(self, encoded: np.ndarray, direction: str) -> np.ndarray:
@@ -251,22 +255,12 @@ class TabularPreprocessor:
         """
         self._require_fitted()
         rounded = np.array(encoded, dtype=np.float64)
-        round_ = np.floor if direction == "down" else np.ceil
-        numeric = self._numeric_columns_of(self._columns)
-        for group in self._schema.groups:
-            if group.is_categorical or not self._integer[numeric.index(group.name)]:
-                continue
-            dim = group.indices[0]
-            low, width = self._affine(group.name)
-            logged = group.name in self._log_scaled
-            values = rounded[:, dim] * width + low
-            values = np.expm1(values) if logged else values
-            # float32 model space decodes 246 as 245.99998: that is 246 already.
-            whole = np.round(values)
-            near = np.abs(values - whole) <= 1e-4 * np.maximum(1.0, np.abs(values))
-            values = np.where(near, whole, round_(values))
-            values = np.log1p(np.maximum(values, 0)) if logged else values
-            rounded[:, dim] = (values - low) / width
+        dims, low, width, logged = self._integer_layout()
+        values = rounded[:, dims] * width + low
+        values = _whole_if_near(np.where(logged, np.expm1(values), values))
+        values = np.floor(values) if direction == "down" else np.ceil(values)
+        values = np.where(logged, np.log1p(np.maximum(values, 0.0)), values)
+        rounded[:, dims] = (values - low) / width
         return rounded.astype(np.float32)
 
     @property
@@ -356,8 +350,15 @@ class TabularPreprocessor:
             ) from error
         categories = dict(zip(text["categorical"], map(tuple, groups), strict=True))
         preprocessor._set_state(tuple(text["columns"]), categories, *extremes)
-        if "integer" in state:
-            preprocessor._integer = np.asarray(state["integer"], dtype=bool)
+        integer = np.asarray(state.get("integer", ()), dtype=bool)
+        if integer.shape != (n_numeric,):
+            raise InputError(
+                "state",
+                f"an 'integer' array of {n_numeric} flags, one per numeric column",
+                f"an array of shape {integer.shape}",
+                "Refit the preprocessor: this state predates whole-number support.",
+            )
+        preprocessor._integer = integer
         return preprocessor
 
     def _set_state(
@@ -408,6 +409,23 @@ class TabularPreprocessor:
                 "Remove the column from log_scaled or shift it to start at 0.",
             )
         return np.log1p(values)
+
+    def _integer_layout(
+        self,
+    ) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+        """Dims, offsets, scales and log flags of the integer-valued columns."""
+        groups = [
+            group
+            for group in self._schema.groups
+            if not group.is_categorical and self._is_integer(group.name)
+        ]
+        affine = np.array([self._affine(group.name) for group in groups]).reshape(-1, 2)
+        logged = np.array([group.name in self._log_scaled for group in groups])
+        dims = [group.indices[0] for group in groups]
+        return dims, affine[:, 0], affine[:, 1], logged
+
+    def _is_integer(self, name: str) -> bool:
+        return bool(self._integer[self._numeric_columns_of(self._columns).index(name)])
 
     def _affine(self, name: str) -> tuple[float, float]:
         position = self._numeric_columns_of(self._columns).index(name)
@@ -479,3 +497,15 @@ def _normal_mask(normal: Sequence[bool] | None, n_rows: int) -> np.ndarray:
             "Pass e.g. frame['label'] == 'normal'.",
         )
     return mask
+
+
+def _whole_if_near(values: np.ndarray) -> np.ndarray:
+    """Whole numbers where float32 model space left them a hair off (245.99998)."""
+    whole = np.round(values)
+    near = np.abs(values - whole) <= 1e-4 * np.maximum(1.0, np.abs(values))
+    return np.where(near, whole, values)
+
+
+def _all_whole(column: pd.Series) -> bool:
+    values = column.to_numpy(dtype=np.float64)
+    return bool(np.all(values == np.round(values)))

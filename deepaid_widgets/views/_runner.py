@@ -32,6 +32,9 @@ class LatestWins(Generic[Request]):
         Receive ``(request, result)`` and ``(request, exception)``.
     on_busy : callable
         Receives True when work starts and False when the worker is idle.
+    idle_seconds : float
+        The thread ends after this long without a request, and starts again
+        on the next one, so that forgotten panels hold no thread.
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class LatestWins(Generic[Request]):
         on_result: Callable[[Request, Any], None],
         on_error: Callable[[Request, BaseException], None],
         on_busy: Callable[[bool], None] = lambda busy: None,
+        idle_seconds: float = 60.0,
     ) -> None:
         self._work = work
         self._on_result = on_result
@@ -51,16 +55,24 @@ class LatestWins(Generic[Request]):
         self._delivered = 0
         self._running = False
         self._closed = False
-        self._thread = threading.Thread(
-            target=self._loop, name="deepaid-search", daemon=True
-        )
-        self._thread.start()
+        self._idle_seconds = idle_seconds
+        self._thread: threading.Thread | None = None
 
     def submit(self, request: Request) -> int:
-        """Queue ``request``, superseding anything older; returns its number."""
+        """Queue ``request``, superseding anything older; returns its number.
+
+        After ``close`` nothing is queued and 0 is returned.
+        """
         with self._condition:
+            if self._closed:
+                return 0
             self._generation += 1
             self._pending = (self._generation, request)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="deepaid-search", daemon=True
+                )
+                self._thread.start()
             self._condition.notify_all()
             return self._generation
 
@@ -68,7 +80,10 @@ class LatestWins(Generic[Request]):
         """Block until the newest request has been delivered; False on timeout."""
         with self._condition:
             return self._condition.wait_for(
-                lambda: self._delivered == self._generation and not self._running,
+                lambda: (
+                    (self._closed and not self._running)
+                    or (self._delivered == self._generation and not self._running)
+                ),
                 timeout,
             )
 
@@ -84,13 +99,27 @@ class LatestWins(Generic[Request]):
             self._pending = None
             self._condition.notify_all()
 
+    @property
+    def closed(self) -> bool:
+        with self._condition:
+            return self._closed
+
+    @property
+    def alive(self) -> bool:
+        """Whether a worker thread exists now."""
+        with self._condition:
+            return self._thread is not None
+
     def _loop(self) -> None:
         while True:
             with self._condition:
                 self._condition.wait_for(
-                    lambda: self._pending is not None or self._closed
+                    lambda: self._pending is not None or self._closed,
+                    self._idle_seconds,
                 )
-                if self._closed:
+                if self._closed or self._pending is None:
+                    self._thread = None
+                    self._condition.notify_all()
                     return
                 generation, request = self._pending  # type: ignore[misc]
                 self._pending = None

@@ -74,8 +74,9 @@ class ExplainPanel(widgets.VBox):
         super().__init__([title, top, self.view.widget])
         self.add_class("deepaid-panel")
 
-        # The first result is computed here, so that it is there at once.
-        self.explanation: Explanation = problem.solve(params)
+        # The first result is computed here, so that it is there at once, and
+        # from the controls, so that they and the result always agree.
+        self.explanation: Explanation = problem.solve(self.params)
         self._show(self.explanation)
         self._runner: LatestWins[SearchParams] = LatestWins(
             self._solve, self._publish, self._report_error, self._set_busy
@@ -109,12 +110,19 @@ class ExplainPanel(widgets.VBox):
         return self._runner.wait(timeout)
 
     def close(self) -> None:
-        self._runner.close()
+        """Stop the worker and close the widgets; later changes do nothing."""
+        runner = getattr(self, "_runner", None)
+        if runner is not None and not runner.closed:
+            runner.close()
+            for control in self._controls.values():
+                control.unobserve(self._request, names="value")
         super().close()
 
     def _make_controls(
         self, params: SearchParams, problem: Any
     ) -> dict[str, widgets.Widget]:
+        # Ranges stretch to hold the values passed in, so that the controls
+        # never clamp them behind the user's back.
         style = {"description_width": "110px"}
         layout = widgets.Layout(width="320px")
         threshold = problem.threshold
@@ -123,14 +131,14 @@ class ExplainPanel(widgets.VBox):
             "k": widgets.IntSlider(
                 value=params.k,
                 min=1,
-                max=max(1, min(30, len(problem.group_names))),
+                max=max(1, min(30, len(problem.group_names)), params.k),
                 description="K (features)",
                 **common,
             ),
             "stability_weight": widgets.FloatLogSlider(
-                value=params.stability_weight or 1e-4,
+                value=max(params.stability_weight, 1e-6),
                 base=10,
-                min=-4,
+                min=-6,
                 max=0,
                 step=0.25,
                 description="stability λ",
@@ -140,7 +148,7 @@ class ExplainPanel(widgets.VBox):
             "eps": widgets.FloatSlider(
                 value=params.margin(threshold),
                 min=0.0,
-                max=0.3 * threshold,
+                max=max(0.3 * threshold, params.margin(threshold)),
                 step=threshold / 200,
                 description="eps",
                 readout_format=".3g",
@@ -149,7 +157,7 @@ class ExplainPanel(widgets.VBox):
             "max_steps": widgets.IntSlider(
                 value=params.max_steps,
                 min=0,
-                max=300,
+                max=max(300, params.max_steps),
                 step=5,
                 description="step budget",
                 **common,
@@ -157,14 +165,14 @@ class ExplainPanel(widgets.VBox):
             "noise": widgets.FloatSlider(
                 value=params.noise,
                 min=0.0,
-                max=0.2,
+                max=max(0.2, params.noise),
                 step=0.01,
                 description="start noise",
                 readout_format=".2f",
                 **common,
             ),
             "seed": widgets.BoundedIntText(
-                value=params.seed, min=0, max=2**31 - 1, description="seed", **common
+                value=params.seed, min=0, max=2**32 - 1, description="seed", **common
             ),
         }
 
