@@ -35,7 +35,7 @@ WARM_UP = 20
 
 
 def _say(text: str = "") -> None:
-    print(text, flush=True)  # noqa: T201 - a benchmark script's output
+    print(text, flush=True)
 
 
 def _percentiles(seconds: Sequence[float]) -> str:

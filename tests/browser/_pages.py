@@ -156,6 +156,24 @@ def execute_command(page: Page, command: str, args: dict | None = None) -> None:
     )
 
 
+def run_cell(page: Page, index: int) -> None:
+    """Start code cell ``index`` (negative: from the end) and return at once.
+
+    For JupyterLab and Notebook 7: selects only that cell of the notebook in
+    view and fires ``notebook:run-cell``; wait on the cell's effect.
+    """
+    page.evaluate(
+        """(index) => {
+          const notebook = window.jupyterapp.shell.currentWidget.content;
+          notebook.deselectAll();
+          notebook.activeCellIndex = index < 0 ? notebook.widgets.length + index
+                                               : index;
+        }""",
+        index,
+    )
+    execute_command(page, "notebook:run-cell")
+
+
 def run_all(page: Page, name: str, timeout_s: float = 120.0) -> None:
     """Run every cell of the open notebook ``name``; return when all ran.
 
@@ -262,6 +280,55 @@ def press_slider(
 def bounding_boxes(locator: Locator) -> list[dict]:
     """Return the bounding box of every element ``locator`` matches."""
     return [box for box in (node.bounding_box() for node in locator.all()) if box]
+
+
+# Everything a DeepAID panel shows, in one pass. Boxes are viewport pixels.
+# The feature names are on the chart's left axis, the one d3 anchors "end".
+_PANEL_JS = """
+(panel) => {
+  const text = (node) => (node ? node.textContent.trim() : null);
+  const box = (node) => {
+    const r = node.getBoundingClientRect();
+    return {x: r.x, y: r.y, width: r.width, height: r.height};
+  };
+  const readout = {};
+  for (const cell of panel.querySelectorAll(".deepaid-readout td[class^='deepaid-']"))
+    readout[cell.className.slice("deepaid-".length)] = text(cell);
+  const badge = panel.querySelector(".deepaid-badge");
+  const status = panel.querySelector(".deepaid-status");
+  const figure = panel.querySelector(".bqplot.figure");
+  const names = figure && figure.querySelector("g.axis[text-anchor='end']");
+  return {
+    panel: box(panel),
+    badge: badge ? Array.from(badge.classList)
+      .filter((name) => name.startsWith("deepaid-badge-"))
+      .map((name) => name.slice("deepaid-badge-".length))[0] : null,
+    readout,
+    status: text(status),
+    busy: status ? status.dataset.busy === "true" : null,
+    rows: Array.from(panel.querySelectorAll(".deepaid-table tbody tr"),
+                     (row) => Array.from(row.cells, text)),
+    figure: figure ? box(figure) : null,
+    bars: figure ? Array.from(figure.querySelectorAll("rect.bar"), box) : [],
+    ticks: names ? Array.from(names.querySelectorAll(".tick text"),
+                              (node) => ({text: node.textContent, ...box(node)})) : [],
+    labels: figure ? Array.from(figure.querySelectorAll("text.label"),
+                                (node) => node.textContent) : [],
+  };
+}
+"""
+
+
+def read_panel(panel: Locator) -> dict:
+    """Return what a ``.deepaid-panel`` shows: readout, table, chart, status.
+
+    Keys: ``readout`` (class suffix such as ``"reference-score"`` -> text),
+    ``badge`` (fidelity status), ``status`` and ``busy`` (the status line),
+    ``rows`` (table cells), ``bars`` (boxes of ``rect.bar``), ``ticks`` (the
+    feature-name tick labels, text and box), ``labels`` (value labels),
+    ``panel`` and ``figure`` (boxes).
+    """
+    return panel.evaluate(_PANEL_JS)
 
 
 def safe_file_name(text: str) -> str:

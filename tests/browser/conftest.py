@@ -1,7 +1,8 @@
 """Fixtures for tests that drive headless Chromium against Jupyter servers.
 
 Servers (session-wide, started on first use): ``lab_server``,
-``notebook_server``, ``voila_server``. Browser: ``browser`` (session-wide),
+``notebook_server``, ``voila_server``; their kernels find the tour's trained
+detector in ``tour_cache``. Browser: ``browser`` (session-wide),
 ``page`` (a fresh context per test; requests off 127.0.0.1 are aborted),
 ``page_log`` / ``js_errors`` (console errors and uncaught exceptions), and
 ``screenshot`` (saves into the artifacts folder). Page helpers live in
@@ -160,28 +161,57 @@ def artifacts_dir(pytestconfig) -> Path:
 # Servers -------------------------------------------------------------------
 
 
-def _server(kind: str, tmp_path_factory) -> Iterator[JupyterServer]:
-    server = start_server(kind, tmp_path_factory.mktemp(kind))
+def _server(kind: str, tmp_path_factory, kdd_cache: str) -> Iterator[JupyterServer]:
+    # Kernels inherit the server's environment: the tour notebook's
+    # nsl_kdd_detector() then reuses the session's cache (see tour_cache).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DEEPAID_CACHE", kdd_cache)
+        server = start_server(kind, tmp_path_factory.mktemp(kind))
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def lab_server(tmp_path_factory) -> Iterator[JupyterServer]:
+def lab_server(tmp_path_factory, kdd_cache: str) -> Iterator[JupyterServer]:
     """JupyterLab 4 on 127.0.0.1, serving an empty temporary root."""
-    yield from _server("lab", tmp_path_factory)
+    yield from _server("lab", tmp_path_factory, kdd_cache)
 
 
 @pytest.fixture(scope="session")
-def notebook_server(tmp_path_factory) -> Iterator[JupyterServer]:
+def notebook_server(tmp_path_factory, kdd_cache: str) -> Iterator[JupyterServer]:
     """Notebook 7 on 127.0.0.1, serving an empty temporary root."""
-    yield from _server("notebook", tmp_path_factory)
+    yield from _server("notebook", tmp_path_factory, kdd_cache)
 
 
 @pytest.fixture(scope="session")
-def voila_server(tmp_path_factory) -> Iterator[JupyterServer]:
+def voila_server(tmp_path_factory, kdd_cache: str) -> Iterator[JupyterServer]:
     """Voila on 127.0.0.1 in folder mode: /voila/render/NAME.ipynb."""
-    yield from _server("voila", tmp_path_factory)
+    yield from _server("voila", tmp_path_factory, kdd_cache)
+
+
+@pytest.fixture(scope="session")
+def tour_cache(kdd_cache: str) -> str:
+    """The session's detector cache, holding the tour's trained NSL-KDD detector.
+
+    Every server gives its kernels this folder as ``DEEPAID_CACHE``, so a
+    notebook calling ``nsl_kdd_detector()`` loads the ``.npz`` instead of
+    training. Trained here on one thread: on two shared cores, two torch
+    threads made it 8 times slower (18 s against 2.3 s), with the same
+    weights bit for bit.
+    """
+    import torch
+
+    from deepaid_widgets.demo import nsl_kdd_detector
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DEEPAID_CACHE", kdd_cache)
+            nsl_kdd_detector()
+    finally:
+        torch.set_num_threads(threads)
+    return kdd_cache
 
 
 # Browser -------------------------------------------------------------------
