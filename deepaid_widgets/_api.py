@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +17,7 @@ from .core.detectors import QUANTILE_LEVELS, AutoencoderDetector, calibrate_thre
 from .core.explanation import Explanation
 from .core.params import SearchParams
 from .core.schema import TabularSchema
-from .core.tabular import Display, TabularProblem
+from .core.tabular import Display, TabularDomain, TabularProblem
 
 if TYPE_CHECKING:
     from .views.panel import ExplainPanel
@@ -61,16 +63,8 @@ def prepare(
     threshold = _threshold(threshold, score, rows, percentile)
     lower, upper = _bounds(bounds, rows, anomaly.size)
     quantiles = None if rows is None else np.quantile(rows, QUANTILE_LEVELS, axis=0)
-    return TabularProblem(
-        score,
-        anomaly,
-        threshold,
-        schema,
-        lower,
-        upper,
-        quantiles,
-        default_params=params,
-    )
+    domain = TabularDomain(schema, lower, upper, quantiles)
+    return TabularProblem(score, anomaly, threshold, domain, default_params=params)
 
 
 def _record_and_names(
@@ -154,7 +148,6 @@ def _prepare_detector(
     percentile: float,
     params: SearchParams | None,
 ) -> TabularProblem:
-    module = frozen_copy(detector.module)
     raw = detector.preprocessor is not None and hasattr(x, "to_numpy")
     if raw and hasattr(x, "columns") and len(x) != 1:
         raise InputError(
@@ -166,43 +159,73 @@ def _prepare_detector(
     record = detector.to_model_space(x) if raw else x
     width = detector.schema.n_features
     anomaly, _ = as_record(record, width, detector.schema.feature_names)
-    score = ReconstructionScore(module)
+    score, domain = _detector_parts(detector)
 
     # normal= re-calibrates the threshold and the domain for this call only.
-    rows = (
-        None
-        if normal is None
-        else as_rows(
-            detector.to_model_space(normal) if hasattr(normal, "columns") else normal,
-            "normal",
-            width,
-        )
-    )
+    rows = None
+    if normal is not None:
+        if hasattr(normal, "columns"):
+            normal = detector.to_model_space(normal)
+        rows = as_rows(normal, "normal", width)
     if threshold is None and rows is None:
         threshold = detector.threshold
     threshold = _threshold(threshold, score, rows, percentile)
-    lower, upper = detector.lower, detector.upper
-    quantiles = detector.quantiles
-    if rows is not None:
-        lower, upper = rows.min(axis=0), rows.max(axis=0)
-        quantiles = np.quantile(rows, QUANTILE_LEVELS, axis=0)
-    if bounds is not None:
-        lower, upper = _bounds(bounds, None, width)
+    if rows is not None or bounds is not None:
+        lower, upper = _bounds(bounds, rows, width)
+        quantiles = detector.quantiles
+        if rows is not None:
+            quantiles = np.quantile(rows, QUANTILE_LEVELS, axis=0)
+        domain = TabularDomain(
+            detector.schema, lower, upper, quantiles, domain.display, domain.rounder
+        )
+    return TabularProblem(score, anomaly, threshold, domain, default_params=params)
+
+
+#: detector -> (fingerprint of its weights and fields, score, domain)
+_PARTS: weakref.WeakKeyDictionary[AutoencoderDetector, tuple] = (
+    weakref.WeakKeyDictionary()
+)
+_PARTS_LOCK = threading.Lock()
+
+
+def _detector_parts(
+    detector: AutoencoderDetector,
+) -> tuple[ReconstructionScore, TabularDomain]:
+    """The frozen copy and the domain of a detector, rebuilt only on change.
+
+    The fingerprint holds each weight's identity and in-place version, so a
+    retrained or edited detector is copied again.
+    """
+    tensors = [*detector.module.parameters(), *detector.module.buffers()]
+    fingerprint = (
+        tuple((id(t), t._version) for t in tensors),
+        id(detector.module),
+        id(detector.schema),
+        id(detector.lower),
+        id(detector.upper),
+        id(detector.quantiles),
+        id(detector.preprocessor),
+    )
+    with _PARTS_LOCK:
+        cached = _PARTS.get(detector)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1], cached[2]
+
+    score = ReconstructionScore(frozen_copy(detector.module))
     display: Display | None = None
     if detector.preprocessor is not None:
         display = _preprocessor_display(detector.preprocessor)
-    return TabularProblem(
-        score,
-        anomaly,
-        threshold,
+    domain = TabularDomain(
         detector.schema,
-        lower,
-        upper,
-        quantiles,
+        detector.lower,
+        detector.upper,
+        detector.quantiles,
         display,
-        default_params=params,
-        rounder=getattr(detector.preprocessor, "round_integers", None),
+        getattr(detector.preprocessor, "round_integers", None),
     )
+    with _PARTS_LOCK:
+        _PARTS[detector] = (fingerprint, score, domain)
+    return score, domain
 
 
 def _preprocessor_display(preprocessor: Any) -> Display:

@@ -195,7 +195,9 @@ def test_threshold_calibrated_from_normal_rows() -> None:
     rng = np.random.default_rng(2)
     mix = rng.normal(size=(20, 4))
     normal = low_rank_gaussian(rng, 500, mix)
-    model = torch.nn.Sequential(torch.nn.Linear(20, 4), torch.nn.Linear(4, 20))
+    with torch.random.fork_rng():
+        torch.manual_seed(2)
+        model = torch.nn.Sequential(torch.nn.Linear(20, 4), torch.nn.Linear(4, 20))
     with torch.no_grad():
         scores = torch.sqrt(
             ((model(torch.from_numpy(normal)) - torch.from_numpy(normal)) ** 2).mean(1)
@@ -211,7 +213,9 @@ def test_a_float64_module_is_explained_without_touching_its_dtype() -> None:
     rng = np.random.default_rng(3)
     mix = rng.normal(size=(12, 3))
     normal = low_rank_gaussian(rng, 400, mix)
-    model = torch.nn.Sequential(torch.nn.Linear(12, 3), torch.nn.Linear(3, 12))
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        model = torch.nn.Sequential(torch.nn.Linear(12, 3), torch.nn.Linear(3, 12))
     model = model.double()
     anomaly = normal[0].copy()
     anomaly[:2] += 8.0

@@ -21,10 +21,57 @@ from .schema import TabularSchema
 Display = Callable[[np.ndarray], list[dict[str, Any]]]
 
 
+class TabularDomain:
+    """Where a reference may go: everything about a problem but the record.
+
+    Built once per detector (bounds, candidate moves, one-hot groups) and
+    shared by the problems of every record it explains.
+
+    Parameters
+    ----------
+    schema : TabularSchema
+        Names and one-hot groups of the ``d`` dimensions.
+    lower, upper : numpy.ndarray
+        Shape ``(d,)``: the validity bounds of a changed feature.
+    quantiles : numpy.ndarray, optional
+        Shape ``(q, d)``: quantiles of normal rows, tried as candidate values.
+    display : callable, optional
+        Converts model-space rows to original units for display.
+    rounder : callable, optional
+        ``rounder(rows, "down" | "up")`` rounds integer-valued features in
+        original units; references then hold whole counts (validity).
+    """
+
+    def __init__(
+        self,
+        schema: TabularSchema,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        quantiles: np.ndarray | None = None,
+        display: Display | None = None,
+        rounder: Rounder | None = None,
+    ) -> None:
+        self.schema = schema
+        self.lower = torch.as_tensor(lower, dtype=torch.float32)
+        self.upper = torch.as_tensor(upper, dtype=torch.float32)
+        self.display = display or schema_display(schema)
+        self.rounder = rounder
+        self.group_dims = [torch.tensor(g.indices) for g in schema.groups]
+        self.group_of_dim = torch.as_tensor(schema.group_of_dimension())
+        self.numeric = torch.zeros(schema.n_features, dtype=torch.bool)
+        for group in schema.groups:
+            if not group.is_categorical:
+                self.numeric[list(group.indices)] = True
+        moves = _moves(schema, self.lower, self.upper, quantiles)
+        if rounder is not None:
+            moves = _whole_moves(moves, self.numeric, rounder)
+        self.moves = _distinct(moves)
+
+
 class TabularProblem:
     """One anomaly, its detector and its domain, ready to be solved many times.
 
-    Built once per record (the model is copied and checked then); ``solve``
+    Built once per record (the model is copied and checked before); ``solve``
     runs a search for given ``SearchParams`` and returns an ``Explanation``.
     Thread-safe for one solve at a time.
 
@@ -36,19 +83,10 @@ class TabularProblem:
         Shape ``(d,)``, the record ``x°`` in model space.
     threshold : float
         Scores above it are anomalous.
-    schema : TabularSchema
-        Names and one-hot groups of the ``d`` dimensions.
-    lower, upper : numpy.ndarray
-        Shape ``(d,)``: the validity bounds of a changed feature.
-    quantiles : numpy.ndarray, optional
-        Shape ``(q, d)``: quantiles of normal rows, tried as candidate values.
-    display : callable, optional
-        Converts model-space rows to original units for display.
+    domain : TabularDomain
+        Schema, bounds and candidate moves.
     default_params : SearchParams, optional
         What ``solve()`` uses when given no parameters.
-    rounder : callable, optional
-        ``rounder(rows, "down" | "up")`` rounds integer-valued features in
-        original units; the reference then holds whole counts (validity).
     """
 
     kind = "tabular"
@@ -58,34 +96,17 @@ class TabularProblem:
         score: ReconstructionScore,
         anomaly: np.ndarray,
         threshold: float,
-        schema: TabularSchema,
-        lower: np.ndarray,
-        upper: np.ndarray,
-        quantiles: np.ndarray | None = None,
-        display: Display | None = None,
+        domain: TabularDomain,
         default_params: SearchParams | None = None,
-        rounder: Rounder | None = None,
     ) -> None:
         self.score = score
         self.anomaly = torch.as_tensor(anomaly, dtype=torch.float32)
         self.threshold = threshold
-        self.schema = schema
-        self.lower = torch.as_tensor(lower, dtype=torch.float32)
-        self.upper = torch.as_tensor(upper, dtype=torch.float32)
-        self.display = display or schema_display(schema)
-        self.rounder = rounder
+        self.domain = domain
+        self.schema = domain.schema
         self.default_params = default_params or SearchParams()
         self.anomaly_score = checked_score(score, self.anomaly[None])
-        self._group_dims = [torch.tensor(g.indices) for g in schema.groups]
-        self._group_of_dim = torch.as_tensor(schema.group_of_dimension())
-        self._numeric = torch.zeros(schema.n_features, dtype=torch.bool)
-        for group in schema.groups:
-            if not group.is_categorical:
-                self._numeric[list(group.indices)] = True
-        self._moves = _moves(schema, self.lower, self.upper, quantiles)
-        if rounder is not None:
-            self._moves = _whole_moves(self._moves, self._numeric, rounder)
-        self.anomaly_display = self.display(self.anomaly.numpy()[None])[0]
+        self.anomaly_display = domain.display(self.anomaly.numpy()[None])[0]
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -125,18 +146,19 @@ class TabularProblem:
                 evaluations=1,
             )
 
+        domain = self.domain
         search = Search(
             self.score,
             self.anomaly,
             self.threshold,
             eps,
             params.stability_weight,
-            self.lower,
-            self.upper,
-            self._group_of_dim,
-            self._numeric,
+            domain.lower,
+            domain.upper,
+            domain.group_of_dim,
+            domain.numeric,
             cancelled,
-            self.rounder,
+            domain.rounder,
         )
         try:
             point = self._search(search, params, locked)
@@ -164,14 +186,14 @@ class TabularProblem:
     def _search(
         self, search: Search, params: SearchParams, locked: set[int]
     ) -> torch.Tensor:
-        greedy = search.greedy(self._moves.restricted(locked), params.k)
+        greedy = search.greedy(self.domain.moves.restricted(locked), params.k)
         point = search.pull_back(greedy)
         point = search.refine(point, params.max_steps, params.noise, params.seed)
         point = search.snap(point)
         # Rounding counts can cost fidelity; the greedy point is whole already.
         if search.meets_target(greedy) and not search.meets_target(point):
             point = greedy
-        return search.prune(point, self._group_dims)
+        return search.prune(point, self.domain.group_dims)
 
     def _package(
         self,
@@ -187,7 +209,7 @@ class TabularProblem:
         changes: tuple[Change, ...] = ()
         reference_display = self.anomaly_display
         if search is not None:
-            reference_display = self.display(reference.numpy()[None])[0]
+            reference_display = self.domain.display(reference.numpy()[None])[0]
             changes = self._changes(
                 search, reference, reference_score, reference_display
             )
@@ -221,8 +243,9 @@ class TabularProblem:
             return ()
         # Contribution: how much the score rises when one change is undone.
         undone = reference.repeat(len(groups), 1)
+        dims = self.domain.group_dims
         for row, group in zip(undone, groups, strict=True):
-            row[self._group_dims[group]] = self.anomaly[self._group_dims[group]]
+            row[dims[group]] = self.anomaly[dims[group]]
         rises = (search.evaluate(undone) - reference_score).tolist()
         changes = [
             Change(
@@ -267,6 +290,24 @@ def _moves(
         groups=torch.tensor(owners, dtype=torch.int64),
         numeric_dims=torch.tensor(numeric_dims, dtype=torch.int64),
         numeric_groups=torch.tensor(numeric_owners, dtype=torch.int64),
+    )
+
+
+def _distinct(moves: Moves) -> Moves:
+    """The moves without repeats (rounding and tied quantiles make many)."""
+    if moves.masks.shape[0] == 0:
+        return moves
+    keys = torch.cat([moves.groups[:, None].to(moves.values.dtype), moves.values], 1)
+    _, inverse = torch.unique(keys, dim=0, return_inverse=True)
+    first = torch.full((int(inverse.max()) + 1,), len(inverse), dtype=torch.int64)
+    first = first.scatter_reduce(0, inverse, torch.arange(len(inverse)), "amin")
+    keep = torch.sort(first).values
+    return Moves(
+        moves.masks[keep],
+        moves.values[keep],
+        moves.groups[keep],
+        moves.numeric_dims,
+        moves.numeric_groups,
     )
 
 
