@@ -129,7 +129,7 @@ def _summary(explanations: list[Explanation], context: Mapping[str, str]) -> str
         items.append(
             ("fidelity met", f"{met} of {len(anomalous)} ({met / len(anomalous):.0%})")
         )
-        items.append(("mean changed features", f"{changes:.2g}"))
+        items.append(("mean changed features", f"{changes:.2f}"))
     rows = "".join(
         f"<tr><th>{_text(key)}</th><td>{_text(value)}</td></tr>" for key, value in items
     )
