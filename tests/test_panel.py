@@ -28,7 +28,7 @@ def shown_matches(panel: ExplainPanel) -> None:
     explanation = panel.explanation
     names = list(explanation.changed_features)
     assert list(panel.view.bars.x) == names
-    assert list(panel.view.names.domain) == names
+    assert list(panel.view.names.domain) == names[::-1]  # largest on top
     anomaly_texts = [format_value(c.anomaly_value) for c in explanation.changes]
     assert list(panel.view.texts[0].text) == anomaly_texts
     assert f"{explanation.reference_score:.4g}" in panel.readout.value

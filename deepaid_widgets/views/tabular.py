@@ -26,7 +26,7 @@ class TabularView:
 
     def __init__(self, problem: Any) -> None:
         self.problem = problem
-        self.names = bqplot.OrdinalScale(reverse=True)
+        self.names = bqplot.OrdinalScale()
         self.values = bqplot.LinearScale()
         scales = {"x": self.names, "y": self.values}
         self.bars = bqplot.Bars(
@@ -38,7 +38,6 @@ class TabularView:
             padding=0.25,
             colors=[ANOMALY_COLOUR, REFERENCE_COLOUR],
             labels=["anomaly", "reference"],
-            display_legend=True,
         )
         # One label mark per series, nudged onto its bar of the pair.
         self.texts = [
@@ -58,19 +57,27 @@ class TabularView:
         self.figure = bqplot.Figure(
             marks=[self.bars, *self.texts],
             axes=[
-                bqplot.Axis(scale=self.names, side="left", label="changed feature"),
+                bqplot.Axis(scale=self.names, side="left"),
                 bqplot.Axis(
                     scale=self.values,
-                    label="scaled value (labels: original units)",
-                    tick_format=".2f",
+                    label="scaled value (0-1: range of normal data)",
+                    tick_format=".1f",
                 ),
             ],
             title="Anomaly vs reference",
-            legend_location="bottom-right",
-            fig_margin={"top": 40, "bottom": 50, "left": 150, "right": 90},
+            fig_margin={"top": 40, "bottom": 50, "left": 200, "right": 30},
             layout=widgets.Layout(
-                width="100%", min_width="420px", height=_height_for(1)
+                width="100%", min_width="480px", height=_height_for(1)
             ),
+        )
+        legend = widgets.HTML(
+            f"<span style='color:{ANOMALY_COLOUR}'>&#9632; anomaly</span> "
+            f"<span style='color:{REFERENCE_COLOUR}'>&#9632; reference</span> "
+            "<span style='color:#555'>(labels: original units; largest "
+            "contribution on top)</span>"
+        )
+        self.widget = widgets.VBox(
+            [legend, self.figure], layout=widgets.Layout(width="100%")
         )
         self.locked = widgets.SelectMultiple(
             options=list(problem.group_names),
@@ -79,7 +86,6 @@ class TabularView:
             description="locked",
             layout=widgets.Layout(width="auto"),
         )
-        self.widget = self.figure
 
     def controls(self) -> dict[str, widgets.Widget]:
         """Extra controls, keyed by the ``SearchParams`` field they set."""
@@ -96,9 +102,12 @@ class TabularView:
         reference = [_height(explanation.reference, c.indices) for c in changes]
         heights = anomaly + reference
         with self.figure.hold_sync():
-            self.names.domain = names
+            # A vertical ordinal axis draws its domain bottom-up: reversed,
+            # the largest contribution is on top.
+            self.names.domain = names[::-1]
             self.values.min = min([0.0, *heights])
-            self.values.max = max([1.0, *heights]) * 1.1
+            # Headroom on the right for the value labels.
+            self.values.max = max([1.0, *heights]) * 1.3
             self.figure.title = _title(explanation)
             self.figure.layout.height = _height_for(len(names))
         with self.bars.hold_sync():
@@ -114,8 +123,8 @@ class TabularView:
 
 
 def _height_for(n_bars: int) -> str:
-    """Figure height giving each feature a 44-pixel band."""
-    return f"{90 + 44 * max(n_bars, 1)}px"
+    """Figure height giving each feature a 48-pixel band."""
+    return f"{110 + 48 * max(n_bars, 2)}px"
 
 
 def _height(vector: np.ndarray, dims: tuple[int, ...]) -> float:
