@@ -132,7 +132,14 @@ class AutoencoderDetector:
         torch.manual_seed(seed)
         module = Autoencoder(width, hidden, code)
         torch.random.set_rng_state(torch_state)
-        _train(module, training, epochs, batch_size, learning_rate, generator)
+        # Small layers train faster on one thread than on two contended ones
+        # (and bit-identically); the caller's setting is restored.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            _train(module, training, epochs, batch_size, learning_rate, generator)
+        finally:
+            torch.set_num_threads(threads)
 
         threshold = calibrate_threshold(
             ReconstructionScore(module), validation, percentile

@@ -187,8 +187,8 @@ class Explanation:
     def __str__(self) -> str:
         return self.to_text()
 
-    def to_html(self) -> str:
-        """The table and fidelity line as HTML; every string is escaped."""
+    def to_html(self, summary: bool = True) -> str:
+        """The table (and the fidelity line) as HTML; every string is escaped."""
         status_class = "met" if self.fidelity_met else "not-met"
         body = "".join(
             "<tr>"
@@ -206,10 +206,12 @@ class Explanation:
             if self.changes
             else ""
         )
-        return (
-            f"<div class='deepaid-explanation'><p class='deepaid-{status_class}'>"
-            f"{html.escape(self.summary())}</p>{table}</div>"
+        line = (
+            f"<p class='deepaid-{status_class}'>{html.escape(self.summary())}</p>"
+            if summary
+            else ""
         )
+        return f"<div class='deepaid-explanation'>{line}{table}</div>"
 
     def _repr_html_(self) -> str:
         return self.to_html()

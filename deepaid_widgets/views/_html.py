@@ -62,7 +62,7 @@ def table(explanation: Explanation) -> str:
     """The changes as an escaped HTML table (empty note when none)."""
     if not explanation.changes:
         return "<div class='deepaid-table-empty'><i>No feature changed.</i></div>"
-    return STYLE + explanation.to_html()
+    return STYLE + explanation.to_html(summary=False)
 
 
 def status_line(text: str, *, busy: bool = False, error: bool = False) -> str:

@@ -57,14 +57,14 @@ class ExplainPanel(widgets.VBox):
 
         self.readout = widgets.HTML()
         self.status = widgets.HTML()
-        self.table = widgets.HTML()
+        self.table = widgets.HTML(layout=widgets.Layout(overflow="auto"))
         controls = widgets.VBox(
             list(self._controls.values()),
             layout=widgets.Layout(width="340px", flex="0 0 340px"),
         )
         numbers = widgets.VBox(
             [self.readout, self.status, self.table],
-            layout=widgets.Layout(flex="1 1 auto", min_width="280px"),
+            layout=widgets.Layout(flex="1 1 280px", min_width="280px"),
         )
         top = widgets.HBox(
             [controls, numbers],

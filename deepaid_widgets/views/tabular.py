@@ -60,7 +60,7 @@ class TabularView:
                 bqplot.Axis(scale=self.names, side="left"),
                 bqplot.Axis(
                     scale=self.values,
-                    label="scaled value (0-1: range of normal data)",
+                    label="value in model space (scaled)",
                     tick_format=".1f",
                 ),
             ],
@@ -95,21 +95,28 @@ class TabularView:
         self.locked.value = tuple(params.locked)
 
     def update(self, explanation: Explanation) -> None:
-        """Show ``explanation`` in one batched update per mark."""
+        """Show ``explanation``: one batched update per mark.
+
+        The feature scale first widens to old and new names, then the marks
+        move, then it narrows: a mark never holds a name its scale lacks.
+        """
         changes = explanation.changes
         names = [change.name for change in changes]
         anomaly = [_height(explanation.anomaly, c.indices) for c in changes]
         reference = [_height(explanation.reference, c.indices) for c in changes]
         heights = anomaly + reference
+        self.figure.layout.display = None if changes else "none"
+        old = [name for name in self.names.domain or [] if name not in names]
         with self.figure.hold_sync():
-            # A vertical ordinal axis draws its domain bottom-up: reversed,
-            # the largest contribution is on top.
-            self.names.domain = names[::-1]
+            self.names.domain = old + names[::-1]
             self.values.min = min([0.0, *heights])
             # Headroom on the right for the value labels.
             self.values.max = max([1.0, *heights]) * 1.3
             self.figure.title = _title(explanation)
             self.figure.layout.height = _height_for(len(names))
+            margin = dict(self.figure.fig_margin)
+            margin["left"] = _left_margin(names)
+            self.figure.fig_margin = margin
         with self.bars.hold_sync():
             self.bars.x = names
             self.bars.y = np.array([anomaly, reference], dtype=float).reshape(2, -1)
@@ -119,7 +126,18 @@ class TabularView:
         )
         for mark, (values, texts) in zip(self.texts, series, strict=True):
             with mark.hold_sync():
-                mark.x, mark.y, mark.text = values, names, texts
+                # A label starts right of its bar's end, or of 0 for a
+                # negative bar, so that it never sits on the bar.
+                mark.x = [max(value, 0.0) for value in values]
+                mark.y, mark.text = names, texts
+        # A vertical ordinal axis draws its domain bottom-up: reversed, the
+        # largest contribution is on top.
+        self.names.domain = names[::-1]
+
+
+def _left_margin(names: list[str]) -> int:
+    """Room for the longest feature name at about 7 pixels a character."""
+    return int(min(360, max(120, 20 + 7 * max(map(len, names), default=0))))
 
 
 def _height_for(n_bars: int) -> str:

@@ -296,7 +296,8 @@ _PANEL_JS = """
     readout[cell.className.slice("deepaid-".length)] = text(cell);
   const badge = panel.querySelector(".deepaid-badge");
   const status = panel.querySelector(".deepaid-status");
-  const figure = panel.querySelector(".bqplot.figure");
+  const found = panel.querySelector(".bqplot.figure");
+  const figure = found && found.getClientRects().length ? found : null;
   const names = figure && figure.querySelector("g.axis[text-anchor='end']");
   return {
     panel: box(panel),
@@ -326,7 +327,8 @@ def read_panel(panel: Locator) -> dict:
     ``badge`` (fidelity status), ``status`` and ``busy`` (the status line),
     ``rows`` (table cells), ``bars`` (boxes of ``rect.bar``), ``ticks`` (the
     feature-name tick labels, text and box), ``labels`` (value labels),
-    ``panel`` and ``figure`` (boxes).
+    ``panel`` and ``figure`` (boxes). A figure that is not drawn (hidden with
+    ``display: none``) reads as ``None``, with no bars, ticks or labels.
     """
     return panel.evaluate(_PANEL_JS)
 
