@@ -41,8 +41,8 @@ class Moves:
 
     A move sets some dimensions of the current point to new values: row ``r``
     writes ``values[r]`` into the dimensions where ``masks[r]`` is 1, and
-    belongs to feature group ``groups[r]``. ``dynamic`` rows are filled from
-    the detector's reconstruction at each stage.
+    belongs to feature group ``groups[r]``. The ``numeric_dims`` also get
+    moves towards the detector's reconstruction, made afresh at each stage.
     """
 
     masks: torch.Tensor  # (m, d) 0/1
@@ -65,14 +65,6 @@ class Moves:
             self.numeric_dims[keep_numeric],
             self.numeric_groups[keep_numeric],
         )
-
-
-@dataclass
-class Outcome:
-    reference: torch.Tensor  # (d,)
-    score: float
-    steps: int
-    evaluations: int
 
 
 class Search:
