@@ -230,7 +230,7 @@ def _detector_parts(
 
 def _preprocessor_display(preprocessor: Any) -> Display:
     def display(rows: np.ndarray) -> list[dict[str, Any]]:
-        return preprocessor.inverse_transform(rows).to_dict("records")
+        return preprocessor.to_records(rows)
 
     return display
 

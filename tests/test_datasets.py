@@ -326,3 +326,14 @@ def test_inverse_transform_rejects_the_wrong_width(
     with pytest.raises(InputError, match="119") as error:
         preprocessor.inverse_transform(np.zeros((2, 7)))
     assert error.value.parameter == "encoded"
+
+
+def test_to_records_matches_inverse_transform() -> None:
+    data = load_nsl_kdd()
+    preprocessor = nsl_kdd_preprocessor(data)
+    encoded = preprocessor.transform(data.test.iloc[:50])
+    records = preprocessor.to_records(encoded)
+    frame = preprocessor.inverse_transform(encoded)
+    assert records == frame.to_dict("records")
+    assert records[0]["protocol_type"] == data.test.iloc[0]["protocol_type"]
+    assert records[0]["count"] == data.test.iloc[0]["count"]

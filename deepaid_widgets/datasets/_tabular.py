@@ -218,7 +218,20 @@ class TabularPreprocessor:
                 "Pass vectors in the space of transform(); detach torch tensors.",
             )
 
-        columns: dict[str, object] = {}
+        return pd.DataFrame(self._decode(matrix), columns=list(self._columns))
+
+    def to_records(self, encoded: np.ndarray) -> list[dict[str, object]]:
+        """Like ``inverse_transform``, as one dict per row: fast, no pandas.
+
+        Numbers come back as Python floats, categories as strings.
+        """
+        columns = self._decode(np.atleast_2d(np.asarray(encoded, dtype=np.float64)))
+        names = list(columns)
+        rows = zip(*(columns[name].tolist() for name in names), strict=True)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def _decode(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
+        columns: dict[str, np.ndarray] = {}
         for group in self._schema.groups:
             block = matrix[:, list(group.indices)]
             if group.is_categorical:
@@ -235,7 +248,7 @@ class TabularPreprocessor:
                 if self._is_integer(group.name):
                     values = _whole_if_near(values)
                 columns[group.name] = values
-        return pd.DataFrame(columns, columns=list(self._columns))
+        return columns
 
     def round_integers(self, encoded: np.ndarray, direction: str) -> np.ndarray:
         """Round integer-valued columns of model-space rows, in original units.
@@ -387,6 +400,14 @@ class TabularPreprocessor:
     def _numeric_columns_of(self, columns: Sequence[str]) -> list[str]:
         return [name for name in columns if name not in self._categorical]
 
+    def _numeric_position(self, name: str) -> int:
+        positions = getattr(self, "_positions", None)
+        if positions is None or positions[0] is not self._columns:
+            numeric = self._numeric_columns_of(self._columns)
+            positions = (self._columns, {n: i for i, n in enumerate(numeric)})
+            self._positions = positions
+        return positions[1][name]
+
     def _numeric(self, frame: pd.DataFrame, name: str) -> np.ndarray:
         try:
             values = frame[name].to_numpy(dtype=np.float64)
@@ -414,6 +435,15 @@ class TabularPreprocessor:
         self,
     ) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
         """Dims, offsets, scales and log flags of the integer-valued columns."""
+        key = (
+            self._columns,
+            self._integer.tobytes(),
+            self._minimum.tobytes(),
+            self._maximum.tobytes(),
+        )
+        cached = getattr(self, "_layout_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         groups = [
             group
             for group in self._schema.groups
@@ -422,13 +452,15 @@ class TabularPreprocessor:
         affine = np.array([self._affine(group.name) for group in groups]).reshape(-1, 2)
         logged = np.array([group.name in self._log_scaled for group in groups])
         dims = [group.indices[0] for group in groups]
-        return dims, affine[:, 0], affine[:, 1], logged
+        layout = (dims, affine[:, 0], affine[:, 1], logged)
+        self._layout_cache = (key, layout)
+        return layout
 
     def _is_integer(self, name: str) -> bool:
-        return bool(self._integer[self._numeric_columns_of(self._columns).index(name)])
+        return bool(self._integer[self._numeric_position(name)])
 
     def _affine(self, name: str) -> tuple[float, float]:
-        position = self._numeric_columns_of(self._columns).index(name)
+        position = self._numeric_position(name)
         width = self._maximum[position] - self._minimum[position]
         return self._minimum[position], width if width > 0 else 1.0
 
