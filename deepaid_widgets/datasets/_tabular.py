@@ -10,6 +10,15 @@ import pandas as pd
 
 from .._errors import InputError, describe
 from ..core.schema import FeatureGroup, TabularSchema
+from ._frames import (
+    all_whole,
+    as_frame,
+    as_text,
+    check_columns,
+    checked_names,
+    normal_mask,
+    whole_if_near,
+)
 
 _STATE_KEYS = (
     "columns",
@@ -57,9 +66,9 @@ class TabularPreprocessor:
         columns: Sequence[str] | None = None,
         categories: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        self._categorical = _names("categorical", categorical)
-        self._log_scaled = _names("log_scaled", log_scaled)
-        self._requested = None if columns is None else _names("columns", columns)
+        self._categorical = checked_names("categorical", categorical)
+        self._log_scaled = checked_names("log_scaled", log_scaled)
+        self._requested = None if columns is None else checked_names("columns", columns)
         self._extra = {
             str(k): tuple(map(str, v)) for k, v in (categories or {}).items()
         }
@@ -107,8 +116,8 @@ class TabularPreprocessor:
             )
         columns = self._requested
         if columns is None:
-            columns = _names("frame.columns", tuple(frame.columns))
-        _check_columns(frame, columns)
+            columns = checked_names("frame.columns", tuple(frame.columns))
+        check_columns(frame, columns)
         for name in (*self._categorical, *self._log_scaled):
             if name not in columns:
                 raise InputError(
@@ -117,7 +126,7 @@ class TabularPreprocessor:
                     f"columns {list(columns)[:8]}",
                     f"Add {name!r} to columns or drop it from the other lists.",
                 )
-        mask = _normal_mask(normal, len(frame))
+        mask = normal_mask(normal, len(frame))
 
         categories = {}
         for name in self._categorical:
@@ -128,7 +137,7 @@ class TabularPreprocessor:
                     f"{int(frame[name].isna().sum())} missing",
                     "Fill them with a category of their own, e.g. 'missing'.",
                 )
-            seen = set(_text(frame[name]))
+            seen = set(as_text(frame[name]))
             categories[name] = tuple(sorted(seen | set(self._extra.get(name, ()))))
         numeric = np.zeros((len(frame), 0))
         if self._numeric_columns_of(columns):
@@ -137,7 +146,7 @@ class TabularPreprocessor:
             )
         # Counts stay counts: a column whole in every row is integer-valued.
         integer = np.array(
-            [_all_whole(frame[name]) for name in self._numeric_columns_of(columns)],
+            [all_whole(frame[name]) for name in self._numeric_columns_of(columns)],
             dtype=bool,
         )
         normal_rows = numeric[mask]
@@ -164,13 +173,13 @@ class TabularPreprocessor:
             and a warning.
         """
         self._require_fitted()
-        frame = _as_frame(frame)
-        _check_columns(frame, self._columns)
+        frame = as_frame(frame)
+        check_columns(frame, self._columns)
 
         encoded = np.zeros((len(frame), self.n_features), dtype=np.float32)
         for group in self._schema.groups:
             if group.is_categorical:
-                labels = _text(frame[group.name])
+                labels = as_text(frame[group.name])
                 codes = pd.Index(group.categories).get_indexer(labels)
                 rows = np.flatnonzero(codes >= 0)
                 encoded[rows, np.asarray(group.indices)[codes[rows]]] = 1.0
@@ -246,7 +255,7 @@ class TabularPreprocessor:
                 logged = group.name in self._log_scaled
                 values = np.expm1(values) if logged else values
                 if self._is_integer(group.name):
-                    values = _whole_if_near(values)
+                    values = whole_if_near(values)
                 columns[group.name] = values
         return columns
 
@@ -270,7 +279,7 @@ class TabularPreprocessor:
         rounded = np.array(encoded, dtype=np.float64)
         dims, low, width, logged = self._integer_layout()
         values = rounded[:, dims] * width + low
-        values = _whole_if_near(np.where(logged, np.expm1(values), values))
+        values = whole_if_near(np.where(logged, np.expm1(values), values))
         values = np.floor(values) if direction == "down" else np.ceil(values)
         values = np.where(logged, np.log1p(np.maximum(values, 0.0)), values)
         rounded[:, dims] = (values - low) / width
@@ -472,72 +481,3 @@ class TabularPreprocessor:
                 "one that was never fitted",
                 "Call fit(frame, normal) first, or build it with from_state_dict().",
             )
-
-
-def _names(parameter: str, names: Sequence[str]) -> tuple[str, ...]:
-    if (
-        isinstance(names, str)
-        or not all(isinstance(name, str) for name in names)
-        or len(set(names)) != len(names)
-    ):
-        raise InputError(
-            parameter,
-            "a sequence of distinct column names (str)",
-            describe(names),
-            f"Pass a list of names, e.g. {parameter}=['service'].",
-        )
-    return tuple(names)
-
-
-def _as_frame(frame: pd.DataFrame | pd.Series) -> pd.DataFrame:
-    if isinstance(frame, pd.Series):
-        return frame.to_frame().T
-    if isinstance(frame, pd.DataFrame):
-        return frame
-    raise InputError(
-        "frame",
-        "a pandas DataFrame (records) or Series (one record)",
-        describe(frame),
-        "Wrap arrays in pd.DataFrame(values, columns=preprocessor columns).",
-    )
-
-
-def _check_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
-    missing = [name for name in columns if name not in frame.columns]
-    if missing:
-        raise InputError(
-            "frame",
-            f"columns {missing[:10]}",
-            f"a frame without them (it has {list(frame.columns)[:8]}...)",
-            "Add the missing columns or fit on the columns you have.",
-        )
-
-
-def _text(column: pd.Series) -> np.ndarray:
-    return np.asarray([str(value) for value in column.tolist()], dtype=object)
-
-
-def _normal_mask(normal: Sequence[bool] | None, n_rows: int) -> np.ndarray:
-    if normal is None:
-        return np.ones(n_rows, dtype=bool)
-    mask = np.asarray(normal)
-    if mask.dtype != bool or mask.shape != (n_rows,) or not mask.any():
-        raise InputError(
-            "normal",
-            f"a boolean mask of shape ({n_rows},) with at least one True",
-            describe(mask),
-            "Pass e.g. frame['label'] == 'normal'.",
-        )
-    return mask
-
-
-def _whole_if_near(values: np.ndarray) -> np.ndarray:
-    """Whole numbers where float32 model space left them a hair off (245.99998)."""
-    whole = np.round(values)
-    near = np.abs(values - whole) <= 1e-4 * np.maximum(1.0, np.abs(values))
-    return np.where(near, whole, values)
-
-
-def _all_whole(column: pd.Series) -> bool:
-    values = column.to_numpy(dtype=np.float64)
-    return bool(np.all(values == np.round(values)))
