@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ._errors import InputError, describe
-from .core._scorer import ReconstructionScore, frozen_copy, output_shape_check
+from .core._scorer import ReconstructionScore, checked_score, frozen_copy
 from .core._validate import as_record, as_rows, as_threshold
 from .core.detectors import QUANTILE_LEVELS, AutoencoderDetector, calibrate_threshold
 from .core.explanation import Explanation
@@ -56,8 +56,9 @@ def prepare(
     anomaly, names = _record_and_names(x, feature_names, schema, module)
     if schema is None:
         schema = TabularSchema.plain(names)
-    output_shape_check(module, torch.as_tensor(anomaly[None], dtype=torch.float32))
     score = ReconstructionScore(module)
+    # Checked on x first, so that a broken model is named before calibration.
+    checked_score(score, torch.as_tensor(anomaly[None], dtype=torch.float32))
 
     rows = None if normal is None else as_rows(normal, "normal", anomaly.size)
     threshold = _threshold(threshold, score, rows, percentile)

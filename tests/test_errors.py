@@ -201,3 +201,9 @@ def test_a_model_that_fails_on_batches_gets_a_clear_model_error() -> None:
 
     with pytest.raises(ModelError, match="must accept any batch size"):
         interpret(SingleRowOnly(), good_x(), threshold=0.1)
+
+
+def test_a_raising_model_is_named_before_calibrating_on_normal_rows() -> None:
+    normal = np.random.default_rng(0).normal(size=(30, D))
+    with pytest.raises(InputError, match=r"raised RuntimeError: boom inside"):
+        interpret(Raises(), good_x(), normal=normal)

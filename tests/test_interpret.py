@@ -21,6 +21,16 @@ def low_rank_gaussian(rng: np.random.Generator, n: int, mix: np.ndarray) -> np.n
     )
 
 
+def linear_autoencoder(width: int, code: int, seed: int) -> torch.nn.Module:
+    """An untrained ``width -> code -> width`` module, seeded without touching
+    the global generator."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return torch.nn.Sequential(
+            torch.nn.Linear(width, code), torch.nn.Linear(code, width)
+        )
+
+
 def test_planted_cause_is_named_exactly() -> None:
     rng = np.random.default_rng(0)
     mix = rng.normal(size=(100, 8)) / np.sqrt(8)
@@ -195,9 +205,7 @@ def test_threshold_calibrated_from_normal_rows() -> None:
     rng = np.random.default_rng(2)
     mix = rng.normal(size=(20, 4))
     normal = low_rank_gaussian(rng, 500, mix)
-    with torch.random.fork_rng():
-        torch.manual_seed(2)
-        model = torch.nn.Sequential(torch.nn.Linear(20, 4), torch.nn.Linear(4, 20))
+    model = linear_autoencoder(20, 4, seed=2)
     with torch.no_grad():
         scores = torch.sqrt(
             ((model(torch.from_numpy(normal)) - torch.from_numpy(normal)) ** 2).mean(1)
@@ -213,10 +221,7 @@ def test_a_float64_module_is_explained_without_touching_its_dtype() -> None:
     rng = np.random.default_rng(3)
     mix = rng.normal(size=(12, 3))
     normal = low_rank_gaussian(rng, 400, mix)
-    with torch.random.fork_rng():
-        torch.manual_seed(3)
-        model = torch.nn.Sequential(torch.nn.Linear(12, 3), torch.nn.Linear(3, 12))
-    model = model.double()
+    model = linear_autoencoder(12, 3, seed=3).double()
     anomaly = normal[0].copy()
     anomaly[:2] += 8.0
     explanation = interpret(model, anomaly, normal=normal, k=4)

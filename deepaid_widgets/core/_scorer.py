@@ -74,51 +74,17 @@ class ReconstructionScore:
             return self.module(batch)
 
 
-def checked_score(score: ScoreFunction, probe: torch.Tensor) -> float:
-    """Run ``score`` once on ``probe`` (shape ``(1, d)``), with clear errors.
+def checked_score(score: ReconstructionScore, probe: torch.Tensor) -> float:
+    """Score ``probe`` (shape ``(1, d)``) once, with clear errors.
 
-    Returns the probe's score as a float.
+    One forward pass checks that the module runs, that its output is shaped
+    like its input, and that the score is finite. Returns the score.
     """
     d = probe.shape[-1]
     try:
         with torch.no_grad():
-            value = score(probe)
+            output = score.module(probe)
     except Exception as error:
-        raise InputError(
-            "model",
-            f"a module that maps a float tensor of shape (n, {d}) to its "
-            f"reconstruction of shape (n, {d})",
-            f"a module that raised {type(error).__name__}: {error}",
-            "Call model(torch.zeros(1, d)) yourself to see the failure; check "
-            "that x has the length the model was trained on.",
-        ) from error
-    if not isinstance(value, torch.Tensor) or tuple(value.shape) != (1,):
-        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else value
-        raise InputError(
-            "model",
-            f"a reconstruction of shape (1, {d}) for an input of shape (1, {d})",
-            f"an output that gives a score of shape {shape}",
-            "The default score is the reconstruction RMSE; the model's forward "
-            "must return a tensor shaped like its input.",
-        )
-    result = float(value.item())
-    if not torch.isfinite(value).all():
-        raise InputError(
-            "model",
-            "a finite anomaly score for x",
-            f"a score of {result}",
-            "Check the model for NaN weights or an input far outside its range.",
-        )
-    return result
-
-
-def output_shape_check(module: nn.Module, probe: torch.Tensor) -> None:
-    """Raise a clear error if ``module(probe)`` is not shaped like ``probe``."""
-    try:
-        with torch.no_grad():
-            output = module(probe)
-    except Exception as error:
-        d = probe.shape[-1]
         raise InputError(
             "model",
             f"a module that maps a float tensor of shape (n, {d}) to its "
@@ -140,3 +106,13 @@ def output_shape_check(module: nn.Module, probe: torch.Tensor) -> None:
             "Pass an autoencoder whose forward returns the reconstruction of "
             "its input (a tensor of the same shape).",
         )
+    value = torch.sqrt(torch.mean((output - probe) ** 2))
+    result = float(value.item())
+    if not torch.isfinite(value):
+        raise InputError(
+            "model",
+            "a finite anomaly score for x",
+            f"a score of {result}",
+            "Check the model for NaN weights or an input far outside its range.",
+        )
+    return result
